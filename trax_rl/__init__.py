@@ -25,9 +25,9 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-      module = importlib.import_module(_LAZY[name])
-      globals()[name] = module
-      return module
+        module = importlib.import_module(_LAZY[name])
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'trax_rl' has no attribute {name!r}")
 
 
