@@ -1,1 +1,21 @@
-"""Placeholder until this package lands."""
+"""trax_rl.agents: REINFORCE, A2C, PPO and AWR, and the pure math they share.
+
+So far: advantage estimators over one stream (`advantages`), action distributions
+(`distributions`), pure losses (`losses`) and minibatch reshaping (`minibatch`).
+"""
+
+from trax_rl.agents.advantages import batched as batched
+from trax_rl.agents.advantages import discounted_returns as discounted_returns
+from trax_rl.agents.advantages import gae as gae
+from trax_rl.agents.advantages import td_lambda as td_lambda
+from trax_rl.agents.distributions import Categorical as Categorical
+from trax_rl.agents.distributions import Gaussian as Gaussian
+from trax_rl.agents.losses import awr_policy_loss as awr_policy_loss
+from trax_rl.agents.losses import entropy_loss as entropy_loss
+from trax_rl.agents.losses import explained_variance as explained_variance
+from trax_rl.agents.losses import normalize as normalize
+from trax_rl.agents.losses import policy_gradient_loss as policy_gradient_loss
+from trax_rl.agents.losses import ppo_clip_loss as ppo_clip_loss
+from trax_rl.agents.losses import value_loss as value_loss
+from trax_rl.agents.minibatch import flatten_time_batch as flatten_time_batch
+from trax_rl.agents.minibatch import shuffle_minibatches as shuffle_minibatches

@@ -1,1 +1,46 @@
-"""Placeholder until this package lands."""
+"""Layers with Trax's data-stack semantics: `import trax_rl.layers as tl`."""
+
+from trax_rl.layers.base import Fn as Fn
+from trax_rl.layers.base import Layer as Layer
+from trax_rl.layers.base import LayerError as LayerError
+from trax_rl.layers.combinators import Add as Add
+from trax_rl.layers.combinators import Branch as Branch
+from trax_rl.layers.combinators import Concatenate as Concatenate
+from trax_rl.layers.combinators import Cond as Cond
+from trax_rl.layers.combinators import Drop as Drop
+from trax_rl.layers.combinators import Dup as Dup
+from trax_rl.layers.combinators import Multiply as Multiply
+from trax_rl.layers.combinators import Parallel as Parallel
+from trax_rl.layers.combinators import Residual as Residual
+from trax_rl.layers.combinators import Scan as Scan
+from trax_rl.layers.combinators import Select as Select
+from trax_rl.layers.combinators import Serial as Serial
+from trax_rl.layers.combinators import Swap as Swap
+from trax_rl.layers.core import Dense as Dense
+from trax_rl.layers.core import Dropout as Dropout
+from trax_rl.layers.core import Elu as Elu
+from trax_rl.layers.core import Embedding as Embedding
+from trax_rl.layers.core import FastGelu as FastGelu
+from trax_rl.layers.core import Flatten as Flatten
+from trax_rl.layers.core import Gelu as Gelu
+from trax_rl.layers.core import LeakyRelu as LeakyRelu
+from trax_rl.layers.core import LogSoftmax as LogSoftmax
+from trax_rl.layers.core import Mean as Mean
+from trax_rl.layers.core import Relu as Relu
+from trax_rl.layers.core import Selu as Selu
+from trax_rl.layers.core import Sigmoid as Sigmoid
+from trax_rl.layers.core import Softmax as Softmax
+from trax_rl.layers.core import Softplus as Softplus
+from trax_rl.layers.core import Sum as Sum
+from trax_rl.layers.core import Swish as Swish
+from trax_rl.layers.core import Tanh as Tanh
+from trax_rl.layers.initializers import GlorotNormalInitializer as GlorotNormalInitializer
+from trax_rl.layers.initializers import GlorotUniformInitializer as GlorotUniformInitializer
+from trax_rl.layers.initializers import HeNormalInitializer as HeNormalInitializer
+from trax_rl.layers.initializers import HeUniformInitializer as HeUniformInitializer
+from trax_rl.layers.initializers import LeCunNormalInitializer as LeCunNormalInitializer
+from trax_rl.layers.initializers import OnesInitializer as OnesInitializer
+from trax_rl.layers.initializers import OrthogonalInitializer as OrthogonalInitializer
+from trax_rl.layers.initializers import RandomNormalInitializer as RandomNormalInitializer
+from trax_rl.layers.initializers import RandomUniformInitializer as RandomUniformInitializer
+from trax_rl.layers.initializers import ZerosInitializer as ZerosInitializer

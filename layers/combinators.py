@@ -1,0 +1,339 @@
+"""Combinators: layers built from layers, with Trax's data-stack semantics.
+
+Primitives are `Serial`, `Parallel` and `Select` (with `Fn` in `base`); everything else
+is a few lines on top of them, except `Scan` and `Cond`, which need `lax` control flow.
+
+Weight sharing: when the same layer object appears more than once among a `Serial`'s or
+`Parallel`'s direct sublayers, only its first occurrence owns weights and state; later
+occurrences hold `()` and use the first's. (Share a layer across different branches by
+making it a direct sublayer of one `Serial`/`Parallel`, e.g. `Parallel(enc, enc)`.)
+"""
+
+import jax
+from jax import numpy as jnp
+
+from trax_rl import shapes
+from trax_rl.layers import base
+
+
+def _flatten(layers):
+    """Flattens nested lists/tuples of layers and drops `None`s (no-ops in a Serial)."""
+    flat = []
+    for layer in layers:
+        if layer is None:
+            continue
+        if isinstance(layer, (list, tuple)):
+            flat.extend(_flatten(layer))
+        elif isinstance(layer, base.Layer):
+            flat.append(layer)
+        else:
+            raise TypeError(f"expected a Layer, got {layer!r} of type {type(layer).__name__}")
+    return flat
+
+
+def _split_rngs(rng, n):
+    if rng is None:
+        return [None] * n
+    return list(jax.random.split(rng, n)) if n else []
+
+
+def _as_tuple(xs, n):
+    """Stack slice -> layer inputs: a bare array for one, a tuple otherwise."""
+    return xs[0] if n == 1 else tuple(xs)
+
+
+def _as_list(outputs, n):
+    """Layer outputs -> stack items."""
+    return [outputs] if n == 1 else list(outputs)
+
+
+class _Combinator(base.Layer):
+    """Shared bookkeeping for layers with sublayers: sharing and weight/state splitting."""
+
+    def __init__(self, sublayers, n_in, n_out, name, sublayers_to_print=None):
+        super().__init__(n_in=n_in, n_out=n_out, name=name,
+                         sublayers_to_print=sublayers_to_print)
+        self._sublayers = tuple(sublayers)
+        first = {}
+        self._owner = [first.setdefault(id(layer), i) for i, layer in enumerate(sublayers)]
+
+    def _sub_weights_and_state(self, weights, state, i):
+        return weights[self._owner[i]], state[self._owner[i]]
+
+    def _init_sublayer(self, i, signature, rng, weights, state):
+        """Initializes sublayer i unless it shares weights with an earlier occurrence."""
+        layer = self._sublayers[i]
+        if self._owner[i] != i:
+            weights.append(())
+            state.append(())
+            w, s = weights[self._owner[i]], state[self._owner[i]]
+        else:
+            w, s = layer.init_with_signature(signature, rng)
+            weights.append(w)
+            state.append(s)
+        return layer.output_signature(signature, w, s)
+
+
+class Serial(_Combinator):
+    """Applies sublayers one after another, each popping its inputs off the stack."""
+
+    def __init__(self, *sublayers, name=None, sublayers_to_print=None):
+        sublayers = _flatten(sublayers)
+        n_in, n_out = _serial_arity(sublayers)
+        super().__init__(sublayers, n_in, n_out, name or "Serial", sublayers_to_print)
+
+    def forward_with_state(self, inputs, weights, state, rng):
+        stack = _as_list(inputs, self.n_in)
+        new_state = list(state)
+        for i, (layer, key) in enumerate(zip(self._sublayers, _split_rngs(rng, len(self._sublayers)))):
+            w, s = self._sub_weights_and_state(weights, new_state, i)
+            x = _as_tuple(stack[:layer.n_in], layer.n_in) if layer.n_in else ()
+            y, s = layer.pure_fn(x, w, s, key)
+            new_state[self._owner[i]] = s
+            stack = _as_list(y, layer.n_out) + stack[layer.n_in:]
+        return _as_tuple(stack, self.n_out), tuple(new_state)
+
+    def init_weights_and_state(self, input_signature, rng):
+        stack = _as_list(input_signature, self.n_in)
+        weights, state = [], []
+        for i, (layer, key) in enumerate(zip(self._sublayers, _split_rngs(rng, len(self._sublayers)))):
+            x = _as_tuple(stack[:layer.n_in], layer.n_in) if layer.n_in else ()
+            y = self._init_sublayer(i, x, key, weights, state)
+            stack = _as_list(y, layer.n_out) + stack[layer.n_in:]
+        return tuple(weights), tuple(state)
+
+
+def _serial_arity(layers):
+    """(n_in, n_out) of a Serial: the deepest the stack is read, and what is left."""
+    running_max = running_total = 0
+    for layer in layers:
+        running_total += layer.n_in
+        running_max = max(running_max, running_total)
+        running_total -= layer.n_out
+    return running_max, running_max - running_total
+
+
+class Parallel(_Combinator):
+    """Applies sublayers side by side to consecutive slices of the stack.
+
+    `None` stands for the identity on one stack item.
+    """
+
+    def __init__(self, *sublayers, name=None):
+        sublayers = [Select([0], name="Identity") if l is None else l for l in sublayers]
+        sublayers = _flatten(sublayers)
+        super().__init__(sublayers, sum(l.n_in for l in sublayers),
+                         sum(l.n_out for l in sublayers), name or "Parallel")
+
+    def _slices(self, xs):
+        start, slices = 0, []
+        for layer in self._sublayers:
+            slices.append(_as_tuple(xs[start:start + layer.n_in], layer.n_in)
+                          if layer.n_in else ())
+            start += layer.n_in
+        return slices
+
+    def forward_with_state(self, inputs, weights, state, rng):
+        outputs, new_state = [], list(state)
+        slices = self._slices(_as_list(inputs, self.n_in))
+        keys = _split_rngs(rng, len(self._sublayers))
+        for i, (layer, x, key) in enumerate(zip(self._sublayers, slices, keys)):
+            w, s = self._sub_weights_and_state(weights, new_state, i)
+            y, s = layer.pure_fn(x, w, s, key)
+            new_state[self._owner[i]] = s
+            outputs += _as_list(y, layer.n_out)
+        return _as_tuple(outputs, self.n_out), tuple(new_state)
+
+    def init_weights_and_state(self, input_signature, rng):
+        slices = self._slices(_as_list(input_signature, self.n_in))
+        keys = _split_rngs(rng, len(self._sublayers))
+        weights, state = [], []
+        for i, (x, key) in enumerate(zip(slices, keys)):
+            self._init_sublayer(i, x, key, weights, state)
+        return tuple(weights), tuple(state)
+
+
+class Select(base.Layer):
+    """Copies, reorders or drops stack items: outputs `inputs[i] for i in indices`."""
+
+    def __init__(self, indices, n_in=None, name=None):
+        indices = list(indices)
+        if any(not isinstance(i, int) or i < 0 for i in indices):
+            raise ValueError(f"Select indices must be non-negative ints, got {indices}")
+        n_in = max(indices, default=-1) + 1 if n_in is None else n_in
+        if indices and max(indices) >= n_in:
+            raise ValueError(f"Select index {max(indices)} out of range for n_in={n_in}")
+        super().__init__(n_in=n_in, n_out=len(indices), name=name or f"Select{indices}")
+        self._indices = indices
+
+    def forward(self, inputs, weights):
+        del weights
+        xs = _as_list(inputs, self.n_in)
+        return _as_tuple([xs[i] for i in self._indices], self.n_out)
+
+
+# -- Derived combinators ---------------------------------------------------------------------
+
+
+def Branch(*layers, name="Branch"):  # pylint: disable=invalid-name
+    """Applies each layer to copies of the top of the stack; outputs are concatenated.
+
+    `Branch(f, g)` on stack `(x, ...)` gives `(f(x), g(x), ...)`; a layer with n_in = 2
+    sees the top two items. `None` is the identity on the top item.
+    """
+    parallel = Parallel(*layers)
+    if len(parallel.sublayers) == 1:
+        return parallel.sublayers[0]
+    indices = [i for layer in parallel.sublayers for i in range(layer.n_in)]
+    return Serial(Select(indices), parallel, name=name,
+                  sublayers_to_print=parallel.sublayers)
+
+
+def Residual(*layers, shortcut=None):  # pylint: disable=invalid-name
+    """Returns `layers(x) + shortcut(x)` (shortcut: identity by default)."""
+    layers = _flatten(layers)
+    layer = layers[0] if len(layers) == 1 else Serial(layers)
+    return Serial(
+        Branch(shortcut, layer),  # (shortcut(x), layer(x), ...)
+        Add(),                    # (shortcut(x) + layer(x), ...)
+        name="Residual", sublayers_to_print=layers)
+
+
+def Dup():  # pylint: disable=invalid-name
+    """Duplicates the top stack item: (x, ...) -> (x, x, ...)."""
+    return Select([0, 0], name="Dup")
+
+
+def Drop():  # pylint: disable=invalid-name
+    """Drops the top stack item: (x, ...) -> (...)."""
+    return Select([], n_in=1, name="Drop")
+
+
+def Swap():  # pylint: disable=invalid-name
+    """Swaps the top two stack items: (x, y, ...) -> (y, x, ...)."""
+    return Select([1, 0], name="Swap")
+
+
+def Concatenate(n_items=2, axis=-1):  # pylint: disable=invalid-name
+    """Concatenates the top `n_items` stack items along `axis`."""
+    if n_items < 2:
+        raise ValueError(f"Concatenate needs n_items >= 2, got {n_items}")
+    return base.Fn("Concatenate", lambda *xs: jnp.concatenate(xs, axis=axis), n_in=n_items)
+
+
+def Add():  # pylint: disable=invalid-name
+    """Adds the top two stack items elementwise."""
+    return base.Fn("Add", lambda x0, x1: x0 + x1)
+
+
+def Multiply():  # pylint: disable=invalid-name
+    """Multiplies the top two stack items elementwise."""
+    return base.Fn("Multiply", lambda x0, x1: x0 * x1)
+
+
+# -- Control flow ------------------------------------------------------------------------------
+
+
+class Scan(base.Layer):
+    """Scans `layer` along `axis` of its first input, threading `n_carry` carries.
+
+    `layer` maps `(x_t, carry...) -> (y_t, new_carry...)`; Scan maps
+    `(xs, carry...) -> (ys, final_carry...)` with `lax.scan`. Needs its own class because
+    a loop over a traced axis cannot be a composition of Serial/Parallel/Select.
+    """
+
+    def __init__(self, layer, axis=0, n_carry=1, remat=False):
+        if layer.n_in != 1 + n_carry or layer.n_out != 1 + n_carry:
+            raise ValueError(f"Scan's layer must take and return 1 + n_carry = {1 + n_carry} "
+                             f"items, got n_in={layer.n_in}, n_out={layer.n_out}")
+        super().__init__(n_in=layer.n_in, n_out=layer.n_out, name="Scan")
+        self._sublayers = (layer,)
+        self._axis = axis
+        self._n_carry = n_carry
+        self._remat = remat
+
+    def _slice_signature(self, input_signature):
+        xs, *carry = _as_list(input_signature, self.n_in)
+        shape = tuple(xs.shape[:self._axis % len(xs.shape)]) + tuple(
+            xs.shape[self._axis % len(xs.shape) + 1:])
+        return _as_tuple([shapes.ShapeDtype(shape, xs.dtype)] + carry, self.n_in)
+
+    def init_weights_and_state(self, input_signature, rng):
+        w, s = self._sublayers[0].init_with_signature(self._slice_signature(input_signature), rng)
+        return (w,), (s,)
+
+    def forward_with_state(self, inputs, weights, state, rng):
+        layer = self._sublayers[0]
+        xs, *carry = _as_list(inputs, self.n_in)
+        xs = jnp.moveaxis(xs, self._axis, 0)
+
+        def step(carry_and_state, x_and_key):
+            carry, s = carry_and_state
+            x, key = x_and_key
+            outputs, s = layer.pure_fn(_as_tuple([x] + list(carry), layer.n_in),
+                                       weights[0], s, key)
+            y, *new_carry = _as_list(outputs, layer.n_out)
+            return (tuple(new_carry), s), y
+
+        if self._remat:
+            step = jax.checkpoint(step)
+        keys = jax.random.split(rng, xs.shape[0]) if rng is not None else None
+        if keys is None:
+            (carry, s), ys = jax.lax.scan(lambda c, x: step(c, (x, None)),
+                                          (tuple(carry), state[0]), xs)
+        else:
+            (carry, s), ys = jax.lax.scan(step, (tuple(carry), state[0]), (xs, keys))
+        ys = jnp.moveaxis(ys, 0, self._axis)
+        return _as_tuple([ys] + list(carry), self.n_out), (s,)
+
+
+class Cond(base.Layer):
+    """Runs `true` if `cond` outputs True, else `false` (identity if None), via `lax.cond`.
+
+    `cond` reads the top `cond.n_in` items without consuming them; both branches must
+    map the rest of the inputs to outputs of the same shapes.
+    """
+
+    def __init__(self, cond, true, false=None, name=None):
+        if false is None:
+            false = Select(list(range(true.n_in)), name="Identity")
+        if cond.n_out != 1 or true.n_in != false.n_in or true.n_out != false.n_out:
+            raise ValueError(f"Cond needs cond.n_out == 1 and branches of equal arity, got "
+                             f"cond.n_out={cond.n_out}, true {true.n_in}->{true.n_out}, "
+                             f"false {false.n_in}->{false.n_out}")
+        n_in = max(cond.n_in, true.n_in)
+        super().__init__(n_in=n_in, n_out=true.n_out + n_in - true.n_in, name=name or "Cond")
+        self._sublayers = (cond, true, false)
+
+    def init_weights_and_state(self, input_signature, rng):
+        xs = _as_list(input_signature, self.n_in)
+        weights, state = [], []
+        for layer, key in zip(self._sublayers, _split_rngs(rng, 3)):
+            w, s = layer.init_with_signature(_as_tuple(xs[:layer.n_in], layer.n_in), key)
+            weights.append(w)
+            state.append(s)
+        return tuple(weights), tuple(state)
+
+    def forward_with_state(self, inputs, weights, state, rng):
+        cond, true, false = self._sublayers
+        xs = _as_list(inputs, self.n_in)
+        keys = _split_rngs(rng, 3)
+        predicate, cond_state = cond.pure_fn(_as_tuple(xs[:cond.n_in], cond.n_in),
+                                             weights[0], state[0], keys[0])
+        branch_inputs = _as_tuple(xs[:true.n_in], true.n_in)
+
+        def run_true(operands):
+            x, true_state, false_state = operands
+            y, true_state = true.pure_fn(x, weights[1], true_state, keys[1])
+            return y, (true_state, false_state)
+
+        def run_false(operands):
+            x, true_state, false_state = operands
+            y, false_state = false.pure_fn(x, weights[2], false_state, keys[2])
+            return y, (true_state, false_state)
+
+        y, (true_state, false_state) = jax.lax.cond(
+            jnp.asarray(predicate).reshape(()), run_true, run_false,
+            (branch_inputs, state[1], state[2]))
+        outputs = _as_list(y, true.n_out) + xs[true.n_in:]
+        return _as_tuple(outputs, self.n_out), (cond_state, true_state, false_state)

@@ -1,0 +1,109 @@
+"""Tests for trax_rl.fastmath: the seed's printed values and backend switching."""
+
+import jax
+import numpy as np
+import pytest
+
+import trax_rl
+from trax_rl import fastmath
+from trax_rl.fastmath import numpy as fastnp  # Bound before any switch on purpose.
+
+
+@pytest.fixture(autouse=True)
+def _jax_backend():
+    fastmath.set_backend("jax")
+    yield
+    fastmath.set_backend("jax")
+
+
+def test_seed_prints():
+    trax_rl.fastmath.use_backend("jax")
+    matrix = fastnp.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert str(matrix) == "[[1 2 3]\n [4 5 6]\n [7 8 9]]"
+    vector = fastnp.ones(3)
+    assert str(vector) == "[1. 1. 1.]"
+    product = fastnp.dot(vector, matrix)
+    assert str(product) == "[12. 15. 18.]"
+    assert str(fastmath.grad(lambda x: 2.0 * x * x)(1.0)) == "4.0"
+
+
+def test_seed_tanh_is_within_one_ulp_of_trax_output():
+    # The seed notebook printed 0.99999994 from the old XLA tanh approximation;
+    # tanh(12) = 1 - 7.6e-11 correctly rounds to 1.0 in float32, which is what
+    # current XLA (and numpy) return. Both are within one float32 ulp.
+    product = fastnp.dot(fastnp.ones(3), fastnp.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]))
+    result = np.asarray(fastnp.tanh(product))
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, np.float32(0.99999994), rtol=0, atol=6e-8)
+    np.testing.assert_array_equal(result, np.tanh(np.float32([12, 15, 18])))
+
+
+def test_proxy_follows_switch_made_after_binding():
+    assert isinstance(fastnp.ones(2), jax.Array)
+    fastmath.use_backend("numpy")
+    assert fastmath.backend_name() == "numpy"
+    assert type(fastnp.ones(2)) is np.ndarray
+    assert fastnp.float32 is np.float32
+    fastmath.use_backend("jax")
+    assert isinstance(fastnp.ones(2), jax.Array)
+
+
+def test_use_backend_as_context_manager_restores():
+    with fastmath.use_backend("numpy"):
+        assert fastmath.backend_name() == "numpy"
+        with fastmath.use_backend("jax"):
+            assert fastmath.backend_name() == "jax"
+        assert fastmath.backend_name() == "numpy"
+    assert fastmath.backend_name() == "jax"
+
+
+@pytest.mark.parametrize("name", ["JAX", " jax ", "Backend.JAX", fastmath.Backend.JAX])
+def test_backend_names_are_case_insensitive(name):
+    fastmath.use_backend("numpy")
+    fastmath.use_backend(name)
+    assert fastmath.backend_name() == "jax"
+
+
+@pytest.mark.parametrize("name", ["NumPy", "Backend.NUMPY", fastmath.Backend.NUMPY])
+def test_numpy_backend_names(name):
+    fastmath.use_backend(name)
+    assert fastmath.backend_name() == "numpy"
+
+
+def test_tensorflow_numpy_is_a_clear_error():
+    with pytest.raises(ValueError) as info:
+        fastmath.use_backend("tensorflow-numpy")
+    message = str(info.value)
+    assert "'tensorflow-numpy'" in message and "JAX only" in message
+    assert "'jax'" in message and "'numpy'" in message
+    assert fastmath.backend_name() == "jax"
+
+
+def test_unknown_backend_names_value_and_allowed():
+    with pytest.raises(ValueError, match=r"'torch'.*'jax' or 'numpy'"):
+        fastmath.use_backend("torch")
+    with pytest.raises(ValueError, match="None"):
+        fastmath.use_backend(None)
+
+
+def test_jit_is_identity_on_numpy_and_jax_jit_on_jax():
+    def f(x):
+        return x * 2
+
+    with fastmath.use_backend("numpy"):
+        assert fastmath.jit(f) is f
+    jitted = fastmath.jit(f)
+    assert jitted is not f
+    assert int(jitted(3)) == 6
+    static = fastmath.jit(static_argnums=1)(lambda x, n: x * n)
+    assert int(static(2, 5)) == 10
+
+
+def test_transforms_are_jax():
+    assert fastmath.random is jax.random
+    value, grads = fastmath.value_and_grad(lambda x: (x ** 3).sum())(fastnp.ones(2) * 2.0)
+    assert float(value) == 16.0
+    np.testing.assert_array_equal(grads, [12.0, 12.0])
+    np.testing.assert_array_equal(fastmath.vmap(lambda x: x.sum())(fastnp.ones((3, 2))),
+                                  [2.0, 2.0, 2.0])
+    assert float(fastmath.grad(lambda x: fastmath.stop_gradient(x) * x)(3.0)) == 3.0

@@ -1,0 +1,144 @@
+"""Backend switch for array math: `fastmath.numpy` follows 'jax' or 'numpy'.
+
+Owns the Trax `fastmath` surface: the `numpy` proxy, the JAX transforms that
+layers and agents use (`grad`, `value_and_grad`, `jit`, `vmap`, `random`,
+`stop_gradient`), and `use_backend` / `backend_name`.
+
+`numpy` is a proxy, not a module, so a name bound before a backend switch
+(`from trax_rl.fastmath import numpy as fastnp`) follows the switch: every
+attribute lookup goes to the backend that is current at that moment.
+
+The transforms are always JAX's: trax_rl runs on JAX only. Under the 'numpy'
+backend `jit` is the identity (so plain-numpy code runs eagerly, as in Trax);
+`grad`, `value_and_grad` and `vmap` still need functions written with JAX ops.
+TensorFlow-numpy, Trax's third backend, is not supported.
+"""
+
+import enum
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as onp
+
+__all__ = [
+    "Backend",
+    "backend",
+    "backend_name",
+    "grad",
+    "jit",
+    "numpy",
+    "random",
+    "set_backend",
+    "stop_gradient",
+    "use_backend",
+    "value_and_grad",
+    "vmap",
+]
+
+
+class Backend(str, enum.Enum):
+    """Names of the backends `use_backend` accepts (Trax's enum, minus TFNP)."""
+
+    JAX = "jax"
+    NUMPY = "numpy"
+
+
+_MODULES = {Backend.JAX: jnp, Backend.NUMPY: onp}
+_ALLOWED = "'jax' or 'numpy'"
+
+# The current backend is process-global like Trax's; the lock only keeps a
+# context manager's save/restore of it consistent across threads.
+_lock = threading.Lock()
+_current = Backend.JAX
+
+
+def _parse(name):
+    """Maps 'jax', 'JAX', 'Backend.JAX' or a `Backend` to a `Backend`."""
+    if isinstance(name, Backend):
+        return name
+    text = getattr(name, "value", name)
+    if isinstance(text, str):
+        key = text.strip().lower()
+        if key.startswith("backend."):
+            key = key[len("backend."):]
+        for member in Backend:
+            if key in (member.value, member.name.lower()):
+                return member
+        if key in ("tfnp", "tensorflow-numpy", "tensorflow_numpy", "tf"):
+            raise ValueError(
+                f"fastmath backend {name!r} is not supported: trax_rl runs on "
+                f"JAX only (no TensorFlow-numpy); use {_ALLOWED}.")
+    raise ValueError(
+        f"unknown fastmath backend {name!r}; allowed values are {_ALLOWED}.")
+
+
+def backend_name():
+    """Returns the current backend's name: 'jax' or 'numpy'."""
+    return _current.value
+
+
+def backend():
+    """Returns the module behind `fastmath.numpy` now: `jax.numpy` or `numpy`."""
+    return _MODULES[_current]
+
+
+def set_backend(name):
+    """Switches the backend for the whole process; returns the previous name."""
+    global _current
+    new = _parse(name)
+    with _lock:
+        previous, _current = _current, new
+    return previous.value
+
+
+class use_backend:  # noqa: N801 -- lower case: Trax users call it like a function.
+    """Switches the backend; as a context manager, switches back on exit.
+
+    `use_backend('numpy')` switches at once (the seed's plain-call form);
+    `with use_backend('numpy'): ...` restores the previous backend afterwards.
+    """
+
+    def __init__(self, name):
+        self._previous = set_backend(name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        set_backend(self._previous)
+        return False
+
+
+class _NumpyProxy:
+    """Forwards attribute lookups to the current backend's numpy module."""
+
+    def __getattr__(self, name):
+        return getattr(_MODULES[_current], name)
+
+    def __dir__(self):
+        return dir(_MODULES[_current])
+
+    def __repr__(self):
+        return f"<trax_rl.fastmath.numpy -> {_MODULES[_current].__name__}>"
+
+
+numpy = _NumpyProxy()
+random = jax.random
+grad = jax.grad
+value_and_grad = jax.value_and_grad
+vmap = jax.vmap
+stop_gradient = jax.lax.stop_gradient
+
+
+def jit(fun=None, **kwargs):
+    """`jax.jit` on the 'jax' backend; the identity on 'numpy'.
+
+    Works as `jit(f)`, `jit(f, static_argnums=...)` and as a decorator with
+    keyword arguments (`@jit(static_argnums=0)`).
+    """
+    if fun is None:
+        return lambda f: jit(f, **kwargs)
+    if _current is Backend.NUMPY:
+        return fun
+    return jax.jit(fun, **kwargs)
