@@ -247,24 +247,20 @@ class Layer:
         if self._weights is not None:
             weights, state = self._weights, self._state
         elif input_signature is not None:
-            weights, state = jax.eval_shape(
-                lambda: self.init_with_signature(input_signature, jax.random.PRNGKey(0)))
+            weights, state = self.init_with_signature(input_signature, jax.random.PRNGKey(0))
         else:
             raise ValueError(f"Layer {self._name} has no weights to match the file {path!r} "
                              f"against: pass input_signature= or call init first.")
-        target = {"weights": weights}
-        stored_keys = checkpoint.read_keys(path)
-        if not weights_only and any(k.startswith("['state']") for k in stored_keys):
-            target["state"] = state
-        if not weights_only and "state" not in target and jax.tree.leaves(state):
+        has_state = any(k.startswith("['state']") for k in checkpoint.read_keys(path))
+        if not weights_only and not has_state and jax.tree.leaves(state):
             raise checkpoint.CheckpointError(
                 f"{path} holds weights only; load it with weights_only=True")
+        target = {"weights": weights}
+        if has_state and not weights_only:
+            target["state"] = state
         restored = checkpoint.restore(path, target, partial=weights_only)
         self.weights = restored["weights"]
-        if "state" in restored:
-            self.state = restored["state"]
-        elif self._weights is not None and isinstance(state, jax.ShapeDtypeStruct):
-            self.state = state
+        self.state = restored.get("state", state)
         return restored["weights"]
 
     # -- Helpers for subclasses ------------------------------------------------------------
