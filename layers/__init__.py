@@ -1,5 +1,16 @@
 """Layers with Trax's data-stack semantics: `import trax_rl.layers as tl`."""
 
+from trax_rl.layers.attention import Attention as Attention
+from trax_rl.layers.attention import AttentionQKV as AttentionQKV
+from trax_rl.layers.attention import CausalAttention as CausalAttention
+from trax_rl.layers.attention import DotProductAttention as DotProductAttention
+from trax_rl.layers.attention import DotProductCausalAttention as DotProductCausalAttention
+from trax_rl.layers.attention import MergeHeads as MergeHeads
+from trax_rl.layers.attention import PaddingMask as PaddingMask
+from trax_rl.layers.attention import PositionalEncoding as PositionalEncoding
+from trax_rl.layers.attention import PureAttention as PureAttention
+from trax_rl.layers.attention import ShiftRight as ShiftRight
+from trax_rl.layers.attention import SplitIntoHeads as SplitIntoHeads
 from trax_rl.layers.base import Fn as Fn
 from trax_rl.layers.base import Layer as Layer
 from trax_rl.layers.base import LayerError as LayerError
@@ -16,6 +27,11 @@ from trax_rl.layers.combinators import Scan as Scan
 from trax_rl.layers.combinators import Select as Select
 from trax_rl.layers.combinators import Serial as Serial
 from trax_rl.layers.combinators import Swap as Swap
+from trax_rl.layers.convolution import AvgPool as AvgPool
+from trax_rl.layers.convolution import Conv as Conv
+from trax_rl.layers.convolution import Conv1d as Conv1d
+from trax_rl.layers.convolution import MaxPool as MaxPool
+from trax_rl.layers.convolution import SumPool as SumPool
 from trax_rl.layers.core import Dense as Dense
 from trax_rl.layers.core import Dropout as Dropout
 from trax_rl.layers.core import Elu as Elu
@@ -44,3 +60,26 @@ from trax_rl.layers.initializers import OrthogonalInitializer as OrthogonalIniti
 from trax_rl.layers.initializers import RandomNormalInitializer as RandomNormalInitializer
 from trax_rl.layers.initializers import RandomUniformInitializer as RandomUniformInitializer
 from trax_rl.layers.initializers import ZerosInitializer as ZerosInitializer
+from trax_rl.layers.metrics import BinaryCrossEntropy as BinaryCrossEntropy
+from trax_rl.layers.metrics import CategoryAccuracy as CategoryAccuracy
+from trax_rl.layers.metrics import CategoryCrossEntropy as CategoryCrossEntropy
+from trax_rl.layers.metrics import CrossEntropyLoss as CrossEntropyLoss
+from trax_rl.layers.metrics import CrossEntropyLossWithLogSoftmax as CrossEntropyLossWithLogSoftmax
+from trax_rl.layers.metrics import L1Loss as L1Loss
+from trax_rl.layers.metrics import L2Loss as L2Loss
+from trax_rl.layers.metrics import MacroAveragedFScore as MacroAveragedFScore
+from trax_rl.layers.metrics import MaskedSequenceAccuracy as MaskedSequenceAccuracy
+from trax_rl.layers.metrics import SmoothL1Loss as SmoothL1Loss
+from trax_rl.layers.metrics import WeightedCategoryAccuracy as WeightedCategoryAccuracy
+from trax_rl.layers.metrics import WeightedCategoryCrossEntropy as WeightedCategoryCrossEntropy
+from trax_rl.layers.metrics import WeightedSum as WeightedSum
+from trax_rl.layers.normalization import BatchNorm as BatchNorm
+from trax_rl.layers.normalization import LayerNorm as LayerNorm
+from trax_rl.layers.rnn import GRU as GRU
+from trax_rl.layers.rnn import GRUCell as GRUCell
+from trax_rl.layers.rnn import LSTM as LSTM
+from trax_rl.layers.rnn import LSTMCell as LSTMCell
+from trax_rl.layers.rnn import MakeZeroState as MakeZeroState
+from trax_rl.layers.rnn import ResettableGRU as ResettableGRU
+from trax_rl.layers.rnn import ResettableLSTM as ResettableLSTM
+from trax_rl.layers.rnn import reset_carry as reset_carry

@@ -58,6 +58,10 @@ class _Combinator(base.Layer):
         self._owner = [first.setdefault(id(layer), i) for i, layer in enumerate(sublayers)]
 
     def _sub_weights_and_state(self, weights, state, i):
+        n = len(self._sublayers)
+        if len(weights) != n or len(state) != n:
+            raise ValueError(f"expected weights and state with one entry per sublayer ({n}), "
+                             f"got {len(weights)} and {len(state)}: pass what init returned")
         return weights[self._owner[i]], state[self._owner[i]]
 
     def _init_sublayer(self, i, signature, rng, weights, state):
@@ -79,7 +83,8 @@ class Serial(_Combinator):
 
     def __init__(self, *sublayers, name=None, sublayers_to_print=None):
         sublayers = _flatten(sublayers)
-        n_in, n_out = _serial_arity(sublayers)
+        # Trax's empty Serial is the identity on one item.
+        n_in, n_out = _serial_arity(sublayers) if sublayers else (1, 1)
         super().__init__(sublayers, n_in, n_out, name or "Serial", sublayers_to_print)
 
     def forward_with_state(self, inputs, weights, state, rng):
@@ -116,12 +121,12 @@ def _serial_arity(layers):
 class Parallel(_Combinator):
     """Applies sublayers side by side to consecutive slices of the stack.
 
-    `None` stands for the identity on one stack item.
+    `None` stands for the identity on one stack item; a list of layers is a `Serial`.
     """
 
     def __init__(self, *sublayers, name=None):
-        sublayers = [Select([0], name="Identity") if l is None else l for l in sublayers]
-        sublayers = _flatten(sublayers)
+        sublayers = [Select([0], name="Identity") if l is None
+                     else Serial(l) if isinstance(l, (list, tuple)) else l for l in sublayers]
         super().__init__(sublayers, sum(l.n_in for l in sublayers),
                          sum(l.n_out for l in sublayers), name or "Parallel")
 

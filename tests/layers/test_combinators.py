@@ -27,7 +27,23 @@ def test_serial_arity_follows_the_stack():
     assert (layer.n_in, layer.n_out) == (1, 3)
     layer = tl.Serial(tl.Drop())
     assert (layer.n_in, layer.n_out) == (1, 0)
-    assert (tl.Serial().n_in, tl.Serial().n_out) == (0, 0)
+    assert (tl.Serial().n_in, tl.Serial().n_out) == (1, 1)
+
+
+def test_lists_in_branch_are_serial_chains():
+    layer = tl.Branch([], tl.Fn("Double", lambda x: 2 * x))
+    assert (layer.n_in, layer.n_out) == (1, 2)
+    out = _run(layer, np.float32(3.0))
+    np.testing.assert_allclose(np.stack(out), [3.0, 6.0])
+    chains = tl.Branch([tl.Fn("Inc", lambda x: x + 1), tl.Fn("Double", lambda x: 2 * x)], None)
+    np.testing.assert_allclose(np.stack(_run(chains, np.float32(1.0))), [4.0, 1.0])
+
+
+def test_missing_state_is_a_clear_error():
+    model = tl.Serial(tl.Dense(2), tl.Relu())
+    weights, _ = model.init(_sig(1, 3))
+    with pytest.raises(tl.LayerError, match="one entry per sublayer"):
+        model.pure_fn(np.ones((1, 3), np.float32), weights)
 
 
 def test_serial_passes_untouched_items_through():
