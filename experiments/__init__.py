@@ -1,0 +1,1 @@
+"""Benchmarks and experiment scripts, run from the repo root."""
