@@ -29,8 +29,10 @@ from trax_rl.envs.spaces import Discrete as Discrete
 from trax_rl.envs.wrappers import ClipAction as ClipAction
 from trax_rl.envs.wrappers import FlattenObservation as FlattenObservation
 from trax_rl.envs.wrappers import NormalizeObservation as NormalizeObservation
+from trax_rl.envs.wrappers import ObservationWindow as ObservationWindow
 from trax_rl.envs.wrappers import RunningMeanStd as RunningMeanStd
 from trax_rl.envs.wrappers import ScaleReward as ScaleReward
+from trax_rl.envs.wrappers import SelectObservation as SelectObservation
 from trax_rl.envs.wrappers import VectorizedEnv as VectorizedEnv
 from trax_rl.envs.wrappers import Wrapper as Wrapper
 from trax_rl.envs.wrappers import vectorize as vectorize
@@ -48,9 +50,11 @@ __all__ = [
     "MountainCar",
     "MountainCarContinuous",
     "NormalizeObservation",
+    "ObservationWindow",
     "Pendulum",
     "RunningMeanStd",
     "ScaleReward",
+    "SelectObservation",
     "UnknownEnvError",
     "VectorizedEnv",
     "Wrapper",

@@ -14,6 +14,7 @@ from trax_rl.envs.environment import Environment
 from trax_rl.envs.mountain_car import MountainCar
 from trax_rl.envs.mountain_car_continuous import MountainCarContinuous
 from trax_rl.envs.pendulum import Pendulum
+from trax_rl.envs.wrappers import SelectObservation
 
 _REGISTRY: dict[str, Callable[[], Environment]] = {
     "CartPole-v1": CartPole,
@@ -21,6 +22,8 @@ _REGISTRY: dict[str, Callable[[], Environment]] = {
     "MountainCar-v0": MountainCar,
     "MountainCarContinuous-v0": MountainCarContinuous,
     "Pendulum-v1": Pendulum,
+    # CartPole observing only cart position and pole angle: partially observed.
+    "CartPoleNoVelocity-v1": lambda: SelectObservation(CartPole(), (0, 2)),
     "Probe/ConstantReward-v0": probes.ConstantReward,
     "Probe/ObservationReward-v0": probes.ObservationReward,
     "Probe/TwoStepDiscount-v0": probes.TwoStepDiscount,

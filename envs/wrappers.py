@@ -292,3 +292,85 @@ class FlattenObservation(Wrapper):
     def observation_space(self, params=None):
         space = self.env.observation_space(params)
         return spaces.Box(space.low.reshape(-1), space.high.reshape(-1), (space.size,), space.dtype)
+
+
+class SelectObservation(Wrapper):
+    """Keeps only the observation entries at `indices` (last axis), e.g. to hide velocities.
+
+    `SelectObservation(CartPole(), (0, 2))` observes cart position and pole angle only:
+    a partially observed task a memoryless policy cannot solve well.
+    """
+
+    def __init__(self, env: Environment, indices):
+        super().__init__(env)
+        self.indices = tuple(int(i) for i in indices)
+
+    @property
+    def name(self) -> str:
+        return f"{self.env.name}[obs {list(self.indices)}]"
+
+    def _select(self, obs):
+        return obs[..., jnp.asarray(self.indices)]
+
+    def reset(self, key, params=None):
+        obs, state = self.env.reset(key, params)
+        return self._select(obs), state
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self.env.step(
+            key, state, action, params
+        )
+        info = {**info, "final_obs": self._select(info["final_obs"])}
+        return self._select(obs), state, reward, terminated, truncated, info
+
+    def observation_space(self, params=None):
+        space = self.env.observation_space(params)
+        idx = np.asarray(self.indices)
+        return spaces.Box(np.asarray(space.low)[..., idx], np.asarray(space.high)[..., idx],
+                          space.shape[:-1] + (len(idx),), space.dtype)
+
+
+class WindowState(NamedTuple):
+    inner: Any
+    window: jax.Array
+
+
+class ObservationWindow(Wrapper):
+    """Observations become the last `size` observations of the episode, `[size, ...]`.
+
+    Slots before the episode's first step are zeros; the window restarts at every reset.
+    (For Transformer torsos, which attend over the window.) Works on a single env;
+    vectorize the wrapped env, not the other way round.
+    """
+
+    def __init__(self, env: Environment, size: int):
+        super().__init__(env)
+        if int(size) < 1:
+            raise ValueError(f"window size must be >= 1, got {size}")
+        self.size = int(size)
+
+    def _fresh(self, obs):
+        return jnp.zeros((self.size,) + obs.shape, obs.dtype).at[-1].set(obs)
+
+    def reset(self, key, params=None):
+        obs, inner = self.env.reset(key, params)
+        window = self._fresh(obs)
+        return window, WindowState(inner, window)
+
+    def step(self, key, state, action, params=None):
+        obs, inner, reward, terminated, truncated, info = self.env.step(
+            key, state.inner, action, params
+        )
+        final = jnp.concatenate([state.window[1:], info["final_obs"][None]])
+        window = jnp.where(terminated | truncated, self._fresh(obs), final)
+        info = {**info, "final_obs": final}
+        return window, WindowState(inner, window), reward, terminated, truncated, info
+
+    def observation_space(self, params=None):
+        space = self.env.observation_space(params)
+        low = np.broadcast_to(np.asarray(space.low), space.shape)
+        high = np.broadcast_to(np.asarray(space.high), space.shape)
+        # Zero padding must stay inside the space.
+        low, high = np.minimum(low, 0), np.maximum(high, 0)
+        return spaces.Box(np.stack([low] * self.size), np.stack([high] * self.size),
+                          (self.size,) + tuple(space.shape), space.dtype)

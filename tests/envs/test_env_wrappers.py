@@ -90,3 +90,41 @@ def test_clip_action_and_flatten_observation():
     obs, *_ , info = venv.step(jax.random.key(1), state, jnp.zeros((3, 1)), params)
     assert obs.shape == (3, 2) and info["final_obs"].shape == (3, 2)
     assert venv.observation_space(params).shape == (2,)
+
+
+def test_select_observation_hides_entries():
+
+    full, params = envs.make("CartPole-v1")
+    partial, _ = envs.make("CartPoleNoVelocity-v1")
+    key = jax.random.PRNGKey(3)
+    obs_f, state_f = full.reset(key, params)
+    obs_p, state_p = partial.reset(key, params)
+    np.testing.assert_array_equal(obs_p, obs_f[np.array([0, 2])])
+    for i in range(30):
+        k = jax.random.PRNGKey(i)
+        obs_f, state_f, _, _, _, info_f = full.step(k, state_f, i % 2, params)
+        obs_p, state_p, _, _, _, info_p = partial.step(k, state_p, i % 2, params)
+        np.testing.assert_array_equal(obs_p, obs_f[np.array([0, 2])])
+        np.testing.assert_array_equal(info_p["final_obs"], info_f["final_obs"][np.array([0, 2])])
+        assert partial.observation_space(params).contains(obs_p)
+
+
+def test_observation_window_shifts_and_restarts():
+
+    env, params = envs.make("CartPole-v1", max_steps_in_episode=3)
+    windowed = envs.ObservationWindow(env, 2)
+    obs, state = windowed.reset(jax.random.PRNGKey(0), params)
+    first = np.asarray(obs[-1])
+    np.testing.assert_array_equal(obs[0], np.zeros(4))
+    obs, state, _, _, truncated, info = windowed.step(jax.random.PRNGKey(1), state, 0, params)
+    np.testing.assert_array_equal(obs[0], first)
+    np.testing.assert_array_equal(obs[1], info["final_obs"][1])
+    for i in range(2):
+        obs, state, _, _, truncated, info = windowed.step(jax.random.PRNGKey(2 + i), state, 0,
+                                                          params)
+    assert bool(truncated)
+    np.testing.assert_array_equal(obs[0], np.zeros(4))  # A fresh episode's window.
+    assert not np.array_equal(info["final_obs"], obs)
+    batched = envs.vectorize(windowed, 5)
+    obs, state = batched.reset(jax.random.PRNGKey(0), params)
+    assert obs.shape == (5, 2, 4)
