@@ -1,9 +1,18 @@
 """trax_rl.agents: REINFORCE, A2C, PPO and AWR, and the pure math they share.
 
-So far: advantage estimators over one stream (`advantages`), action distributions
-(`distributions`), pure losses (`losses`) and minibatch reshaping (`minibatch`).
+The algorithms are modules (`a2c`, `awr`, `ppo`, `reinforce`), each with a `Config`,
+`make_learner` and `make_train`; their shared parts are `training` (the run) and
+`updates` (targets and gradient steps). Below them: advantage estimators over one
+stream (`advantages`), action distributions (`distributions`), pure losses (`losses`)
+and minibatch reshaping (`minibatch`).
 """
 
+from trax_rl.agents import a2c as a2c
+from trax_rl.agents import awr as awr
+from trax_rl.agents import ppo as ppo
+from trax_rl.agents import reinforce as reinforce
+from trax_rl.agents import training as training
+from trax_rl.agents import updates as updates
 from trax_rl.agents.advantages import batched as batched
 from trax_rl.agents.advantages import discounted_returns as discounted_returns
 from trax_rl.agents.advantages import gae as gae

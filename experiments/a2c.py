@@ -1,0 +1,21 @@
+"""A2C from the command line: `python -m experiments.a2c --env=CartPole-v1`.
+
+`--help` lists every flag; defaults are in `trax_rl.agents.a2c.A2CConfig`, with the
+per-env tuned values below.
+"""
+
+import dataclasses
+
+from experiments import common
+from trax_rl.agents import a2c
+
+TUNED = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Args(common.ExperimentArgs, a2c.A2CConfig):
+    """Train a Synchronous advantage actor-critic agent and evaluate it."""
+
+
+if __name__ == "__main__":
+    common.main(a2c, Args, TUNED)

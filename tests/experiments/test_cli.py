@@ -1,0 +1,122 @@
+"""The experiments command line: files, summary, bad input, exact resume."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import common
+from experiments import ppo as ppo_script
+from trax_rl import checkpoint
+from trax_rl.agents import ppo
+
+TINY = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_steps=32",
+        "--eval_episodes=3", "--progress=False", "--compilation_cache="]
+
+
+def _run(tmp_path, *extra, name="run"):
+    out = str(tmp_path / name)
+    summary = common.main(ppo, ppo_script.Args, ppo_script.TUNED,
+                          argv=TINY + [f"--output_dir={out}", *extra])
+    return out, summary
+
+
+def test_run_writes_every_file(tmp_path, capsys):
+    out, summary = _run(tmp_path)
+    for name in ("config.json", "metrics.jsonl", "checkpoint.ckpt", "learning_curve.png",
+                 "summary.json"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
+    with open(os.path.join(out, "summary.json")) as f:
+        saved = json.load(f)
+    assert saved == summary
+    assert set(saved) >= {"env_id", "algo", "seed", "env_steps", "wall_seconds",
+                          "eval_return_mean", "eval_return_std", "eval_episodes"}
+    assert saved["env_steps"] == 2048 and saved["eval_episodes"] == 3
+    lines = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
+    assert lines[-1]["step"] == 2048 // (4 * 32)
+    assert "losses/approx_kl" in lines[0]
+    assert "eval return:" in capsys.readouterr().out
+
+
+def test_num_seeds_reports_each(tmp_path):
+    _, summary = _run(tmp_path, "--num_seeds=2")
+    assert len(summary["eval_return_mean_per_seed"]) == 2
+    assert summary["eval_episodes"] == 6
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    full, _ = _run(tmp_path, name="full")
+    real_save, calls = checkpoint.save, []
+
+    def crash_after_two(path, tree, **kwargs):
+        real_save(path, tree, **kwargs)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, name="resumed")
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    resumed, _ = _run(tmp_path, "--resume", name="resumed")
+    a, _ = checkpoint.load_arrays(os.path.join(full, "checkpoint.ckpt"))
+    b, _ = checkpoint.load_arrays(os.path.join(resumed, "checkpoint.ckpt"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--env=NoSuchEnv-v0", "unknown env 'NoSuchEnv-v0'"),
+    ("--num_minibatches=3", "num_minibatches=3 must divide"),
+    ("--learning_rate=-1", "learning_rate must be > 0"),
+    ("--torso=cnn", "--torso must be mlp, transformer or lstm"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, flag, message):
+    out = tmp_path / "bad"
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.ppo", *TINY, flag, f"--output_dir={out}"],
+        capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_help_lists_every_hyperparameter_with_its_default():
+    result = subprocess.run([sys.executable, "-m", "experiments.ppo", "--help"],
+                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__)))))
+    assert result.returncode == 0
+    for field in ("--total_timesteps", "--clip_eps", "--gae_lambda", "--env", "--num_seeds",
+                  "--wandb", "--resume", "--eval_episodes"):
+        assert field in result.stdout, field
+    assert "Surrogate clipping coefficient" in result.stdout
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("a2c", []),
+    ("reinforce", []),
+    ("awr", ["--value_steps=2", "--policy_steps=2", "--minibatch_size=32"]),
+    ("ppo", ["--torso=transformer", "--window=4"]),
+    ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
+    ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
+    ("ppo", ["--bridge"]),
+])
+def test_every_script_runs_one_update(tmp_path, script, extra):
+    import importlib
+    module = importlib.import_module(f"experiments.{script}")
+    algo = importlib.import_module(f"trax_rl.agents.{script}")
+    argv = ["--env=CartPole-v1", "--num_envs=4", "--num_steps=32", "--total_timesteps=128",
+            "--eval_episodes=2", "--progress=False", "--compilation_cache=",
+            f"--output_dir={tmp_path / 'out'}", *extra]
+    summary = common.main(algo, module.Args, module.TUNED, argv=argv)
+    assert summary["env_steps"] == 128
+    assert np.isfinite(summary["eval_return_mean"])
