@@ -230,6 +230,22 @@ def run(algo, args):
     return summary
 
 
+def over_seeds(fn, num_seeds):
+    """`jax.vmap(fn)`, or for one seed `fn` on the unbatched slice (same leading axis).
+
+    A size-1 vmap is not free: it turns every `lax.cond` (e.g. the env's batched reset)
+    into a select that runs both branches.
+    """
+    if num_seeds > 1:
+        return jax.vmap(fn)
+
+    def single(*args):
+        out = fn(*jax.tree.map(lambda x: x[0], args))
+        return jax.tree.map(lambda x: x[None], out)
+
+    return single
+
+
 class _Backend:
     """How a run is stepped: `init()`, `run_chunk(state) -> (state, metrics [S, chunk])`,
     `evaluate(state) -> returns [S, episodes]`, with `chunk` and `num_updates`."""
@@ -264,14 +280,15 @@ def _jax_backend(algo, config, args, env, env_params):
     eval_env = wrappers.vectorize(env, args.eval_episodes)
 
     def evaluate(state):
-        run = jax.jit(jax.vmap(lambda key, params: run_eval(
-            key, eval_env, env_params, apply, params, args.eval_episodes)))
+        run = jax.jit(over_seeds(lambda key, params: run_eval(
+            key, eval_env, env_params, apply, params, args.eval_episodes), args.num_seeds))
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
         return np.asarray(run(eval_keys, jax.vmap(params_of)(state.learner_state)))
 
     return _Backend(
-        init=lambda: jax.jit(jax.vmap(trainer.init))(keys),
-        run_chunk=jax.jit(jax.vmap(lambda s: training.run_updates(trainer, s, chunk))),
+        init=lambda: jax.jit(over_seeds(trainer.init, args.num_seeds))(keys),
+        run_chunk=jax.jit(over_seeds(lambda s: training.run_updates(trainer, s, chunk),
+                                     args.num_seeds)),
         evaluate=evaluate, chunk=chunk, num_updates=trainer.num_updates)
 
 
@@ -321,13 +338,11 @@ def _train(backend, state, done_updates, config, args, writer, checkpoint, ckpt_
         returns = metrics["charts/episode_return"]
         for i in range(chunk):
             step = done_updates + i + 1
-            scalars = {k: float(np.nanmean(v[:, i])) if np.isfinite(v[:, i]).any() else None
-                       for k, v in metrics.items()}
-            writer.write(step, {k: v for k, v in scalars.items() if v is not None})
+            scalars = {k: _finite_mean(v[:, i]) for k, v in metrics.items()}
+            writer.write(step, {k: v for k, v in scalars.items() if np.isfinite(v)})
         done_updates += chunk
         history["env_steps"].append(done_updates * config.batch_size)
-        history["returns"].append(np.nanmean(returns, axis=1) if np.isfinite(returns).any()
-                                  else np.full(args.num_seeds, np.nan))
+        history["returns"].append(_finite_mean(returns, axis=1))
         checkpoint.save(ckpt_path, state, metadata={"updates": done_updates,
                                                     "config": config_dict})
         now = time.perf_counter()
@@ -340,9 +355,18 @@ def _train(backend, state, done_updates, config, args, writer, checkpoint, ckpt_
     return history
 
 
+def _finite_mean(values, axis=None):
+    """Mean over the finite entries (NaN marks 'no episode ended'); NaN if none are."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _fmt_mean(values):
-    finite = np.asarray(values)[np.isfinite(values)]
-    return f"{finite.mean():.1f}" if finite.size else "-"
+    mean = _finite_mean(values)
+    return f"{mean:.1f}" if np.isfinite(mean) else "-"
 
 
 def _restore(checkpoint, path, state, config_dict):

@@ -15,6 +15,10 @@ TUNED = {
                         num_minibatches=1, learning_rate=1e-3, gamma=0.98, gae_lambda=0.8,
                         ent_coef=0.0),
     "Acrobot-v1": dict(total_timesteps=500_000, num_envs=8, num_steps=128),
+    # With --torso=lstm: the partially observed CartPole (no velocities).
+    "CartPoleNoVelocity-v1": dict(total_timesteps=400_000, num_envs=16, num_steps=64,
+                                  update_epochs=10, num_minibatches=4, learning_rate=1e-3,
+                                  gamma=0.98, gae_lambda=0.9, ent_coef=0.0),
     "Pendulum-v1": dict(total_timesteps=1_000_000, num_envs=16, num_steps=256,
                         learning_rate=1e-3, gae_lambda=0.95, update_epochs=10,
                         num_minibatches=32, ent_coef=0.0, gamma=0.95),
