@@ -267,29 +267,46 @@ def _jax_backend(algo, config, args, env, env_params):
         from trax_rl.agents import recurrent
 
         trainer, apply = recurrent.make_trainer(config, env, env_params)
-        run_eval, params_of = recurrent.evaluate, lambda state: state.params
+        run_eval_, params_of = recurrent.evaluate, lambda state: state.params
     else:
         network = training.network_for(env, env_params, torso=args.torso)
         learner = algo.make_learner(config, network, env.action_space(env_params),
                                     env.observation_space(env_params))
         trainer = training.make_trainer(learner, config, env, env_params)
-        apply, run_eval, params_of = learner.apply, rollout.evaluate, learner.params
+        apply, run_eval_, params_of = learner.apply, rollout.evaluate, learner.params
     # Seeds seed, seed + 1, ...: a run of --num_seeds=N repeats N single-seed runs.
     keys = jax.vmap(jax.random.PRNGKey)(np.arange(args.seed, args.seed + args.num_seeds))
+    eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     chunk = _chunk_size(trainer.num_updates)
     eval_env = wrappers.vectorize(env, args.eval_episodes)
-
-    def evaluate(state):
-        run = jax.jit(over_seeds(lambda key, params: run_eval(
-            key, eval_env, env_params, apply, params, args.eval_episodes), args.num_seeds))
-        eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-        return np.asarray(run(eval_keys, jax.vmap(params_of)(state.learner_state)))
-
+    init = over_seeds(trainer.init, args.num_seeds)
+    run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
+    run_eval = over_seeds(lambda key, state: run_eval_(
+        key, eval_env, env_params, apply, params_of(state.learner_state), args.eval_episodes),
+        args.num_seeds)
+    state = jax.eval_shape(init, keys)
+    init, run_chunk, run_eval = compile_concurrently(
+        (init, (keys,)), (run_chunk, (state,)), (run_eval, (eval_keys, state)))
     return _Backend(
-        init=lambda: jax.jit(over_seeds(trainer.init, args.num_seeds))(keys),
-        run_chunk=jax.jit(over_seeds(lambda s: training.run_updates(trainer, s, chunk),
-                                     args.num_seeds)),
-        evaluate=evaluate, chunk=chunk, num_updates=trainer.num_updates)
+        init=lambda: init(keys), run_chunk=run_chunk,
+        evaluate=lambda state: np.asarray(run_eval(eval_keys, state)),
+        chunk=chunk, num_updates=trainer.num_updates)
+
+
+def compile_concurrently(*fns_and_args):
+    """AOT-compiles each `(fn, example_args)` with `jax.jit`, in parallel threads.
+
+    XLA compiles without the GIL, so the run's three programs (init, a chunk of
+    updates, evaluation) compile side by side instead of one after another.
+    """
+    import concurrent.futures
+
+    def compile_one(fn_and_args):
+        fn, example = fn_and_args
+        return jax.jit(fn).lower(*example).compile()
+
+    with concurrent.futures.ThreadPoolExecutor(len(fns_and_args)) as pool:
+        return list(pool.map(compile_one, fns_and_args))
 
 
 def _host_backend(algo, config, args, vec_env):
