@@ -23,10 +23,11 @@ import trax_rl.layers as tl
 from trax_rl import shapes
 from trax_rl import train_state as ts
 from trax_rl.agents import advantages as adv
-from trax_rl.agents import losses
 from trax_rl.agents import networks
+from trax_rl.agents import ppo
 from trax_rl.agents import rollout
 from trax_rl.agents import training
+from trax_rl.agents import updates
 from trax_rl.envs import wrappers
 
 
@@ -94,19 +95,20 @@ def collect_rollout(key, env, env_params, apply, params, carry, num_steps):
     return jax.lax.scan(step, carry, jax.random.split(key, num_steps))
 
 
-def _loss(params, apply, batch, config):
-    """PPO's loss over env sequences `batch` (`[b, T, ...]` plus the start `lstm`)."""
-    transitions, lstm0, advantages, targets = batch
-    dist, values, _ = apply(params, transitions.obs, transitions.reset, lstm0)
-    advantages = losses.normalize(advantages) if config.norm_adv else advantages
-    pg_loss, metrics = losses.ppo_clip_loss(
-        dist.log_prob(transitions.action).reshape(-1), transitions.log_prob.reshape(-1),
-        advantages.reshape(-1), config.clip_eps)
-    clip = (transitions.value.reshape(-1), config.clip_eps) if config.clip_vloss else ()
-    v_loss, v_metrics = losses.value_loss(values.reshape(-1), targets.reshape(-1), *clip)
-    ent_loss, ent_metrics = losses.entropy_loss(dist.entropy().reshape(-1))
-    loss = pg_loss + config.ent_coef * ent_loss + config.vf_coef * v_loss
-    return loss, {**metrics, **v_metrics, **ent_metrics}
+def _loss(params, apply, minibatch, config):
+    """PPO's loss (ppo.ppo_loss) over env sequences `[b, T, ...]` replayed from `lstm0`."""
+    transitions, lstm0, advantages, targets = minibatch
+
+    def flat(x):
+        return x.reshape((-1,) + x.shape[2:])  # (b, T, ...) -> (b * T, ...)
+
+    def apply_flat(params, obs):
+        dist, values, _ = apply(params, obs, transitions.reset, lstm0)
+        return jax.tree.map(flat, dist), flat(values)
+
+    batch = ppo.Batch(transitions.obs, flat(transitions.action), flat(transitions.log_prob),
+                      flat(transitions.value), flat(advantages), flat(targets))
+    return ppo.ppo_loss(params, apply_flat, batch, config)
 
 
 def make_trainer(config, env, env_params, n_units=64):
@@ -153,28 +155,17 @@ def make_trainer(config, env, env_params, n_units=64):
                                           transitions.next_value, discounts, continues,
                                           config.gae_lambda)
         targets = advantages + transitions.value
-        # Env-major sequences: (B, T, ...); minibatches are sets of envs.
-        batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1),
-                             (transitions, advantages, targets))
-        batch = (batch[0], lstm0, batch[1], batch[2])
-
-        def epoch(state, key):
-            order = jax.random.permutation(key, config.num_envs)
-            minibatches = jax.tree.map(
-                lambda x: x[order].reshape((config.num_minibatches, -1) + x.shape[1:]), batch)
-
-            def step(state, minibatch):
-                grads, metrics = jax.grad(_loss, has_aux=True)(state.params, apply, minibatch,
-                                                               config)
-                return ts.apply_gradients(state, grads, optimizer), metrics
-
-            return jax.lax.scan(step, state, minibatches)
-
-        state, metrics = jax.lax.scan(epoch, state, jax.random.split(key, config.update_epochs))
-        metrics = {f"losses/{k}": jnp.mean(v) for k, v in metrics.items()}
-        metrics["losses/explained_variance"] = losses.explained_variance(
-            transitions.value.reshape(-1), targets.reshape(-1))
-        return state, metrics
+        # Env-major sequences (B, T, ...) and lstm0 (B, 2H): every leaf leads with the env
+        # axis, so update_epoch's shuffled minibatches are sets of whole env sequences.
+        sequences = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1),
+                                 (transitions, advantages, targets))
+        batch = (sequences[0], lstm0, sequences[1], sequences[2])
+        loss_fn = lambda params, minibatch: _loss(params, apply, minibatch, config)  # noqa: E731
+        state, metrics = jax.lax.scan(
+            lambda s, k: updates.update_epoch(s, batch, k, loss_fn, optimizer,
+                                              config.num_minibatches),
+            state, jax.random.split(key, config.update_epochs))
+        return state, updates.learn_metrics(metrics, transitions.value, targets)
 
     return training.Trainer(init, update, config.num_updates), apply
 

@@ -76,6 +76,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     ("--num_minibatches=3", "num_minibatches=3 must divide"),
     ("--learning_rate=-1", "learning_rate must be > 0"),
     ("--torso=cnn", "--torso must be mlp, transformer or lstm"),
+    ("--env=LunarLander-v3", 'gymnasium[box2d]'),
+    ("--anneal_lr=maybe", "--anneal_lr must be True or False"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, flag, message):
     out = tmp_path / "bad"
@@ -109,7 +111,7 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
     ("ppo", ["--bridge"]),
-])
+], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge"])
 def test_every_script_runs_one_update(tmp_path, script, extra):
     import importlib
     module = importlib.import_module(f"experiments.{script}")
