@@ -1,5 +1,6 @@
 """The experiments command line: files, summary, bad input, exact resume."""
 
+import glob
 import json
 import os
 import subprocess
@@ -122,3 +123,12 @@ def test_every_script_runs_one_update(tmp_path, script, extra):
     summary = common.main(algo, module.Args, module.TUNED, argv=argv)
     assert summary["env_steps"] == 128
     assert np.isfinite(summary["eval_return_mean"])
+
+
+def test_wandb_flag_logs_an_offline_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb_dir"))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out, _ = _run(tmp_path, "--wandb")
+    runs = glob.glob(os.path.join(str(tmp_path), "**", "offline-run-*"), recursive=True)
+    assert runs, "no offline W&B run was written"
