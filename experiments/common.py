@@ -27,8 +27,7 @@ _START = time.perf_counter()
 import jax  # noqa: E402  (the start time above must include importing jax)
 import numpy as np  # noqa: E402
 
-CHUNKS = 20  # Host round trips per run: progress and logging granularity.
-
+from experiments import backends  # noqa: E402
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentArgs:
@@ -165,12 +164,6 @@ def _output_dir(algo, args):
     return os.path.join("runs", f"{algo.NAME}_{args.env.replace('/', '_')}_seed{args.seed}")
 
 
-def _chunk_size(num_updates):
-    """The largest divisor of num_updates giving at least CHUNKS chunks (one compile)."""
-    target = max(1, num_updates // CHUNKS)
-    return max(d for d in range(1, target + 1) if num_updates % d == 0)
-
-
 def run(algo, args):
     """Trains, evaluates and writes the run's files; returns the summary dict."""
     from trax_rl import checkpoint
@@ -198,9 +191,9 @@ def run(algo, args):
 
     try:
         if vec_env is None:
-            backend = _jax_backend(algo, config, args, env, env_params)
+            backend = backends.jax_backend(algo, config, args, env, env_params)
         else:
-            backend = _host_backend(algo, config, args, vec_env)
+            backend = backends.host_backend(algo, config, args, vec_env)
     except ValueError as e:
         raise UsageError(str(e)) from None
     state = backend.init()
@@ -228,114 +221,6 @@ def run(algo, args):
     print(f"eval return: {summary['eval_return_mean']:.2f} ± {summary['eval_return_std']:.2f} "
           f"over {returns.size} episodes")
     return summary
-
-
-def over_seeds(fn, num_seeds):
-    """`jax.vmap(fn)`, or for one seed `fn` on the unbatched slice (same leading axis).
-
-    A size-1 vmap is not free: it turns every `lax.cond` (e.g. the env's batched reset)
-    into a select that runs both branches.
-    """
-    if num_seeds > 1:
-        return jax.vmap(fn)
-
-    def single(*args):
-        out = fn(*jax.tree.map(lambda x: x[0], args))
-        return jax.tree.map(lambda x: x[None], out)
-
-    return single
-
-
-class _Backend:
-    """How a run is stepped: `init()`, `run_chunk(state) -> (state, metrics [S, chunk])`,
-    `evaluate(state) -> returns [S, episodes]`, with `chunk` and `num_updates`."""
-
-    def __init__(self, init, run_chunk, evaluate, chunk, num_updates):
-        self.init, self.run_chunk, self.evaluate = init, run_chunk, evaluate
-        self.chunk, self.num_updates = chunk, num_updates
-
-
-def _jax_backend(algo, config, args, env, env_params):
-    """The whole run on device: jitted chunks of updates, vmapped over seeds."""
-    from trax_rl.agents import rollout
-    from trax_rl.agents import training
-    from trax_rl.envs import wrappers
-
-    if args.torso == "transformer":
-        env = wrappers.ObservationWindow(env, args.window)
-    if args.torso == "lstm":
-        from trax_rl.agents import recurrent
-
-        trainer, apply = recurrent.make_trainer(config, env, env_params)
-        run_eval_, params_of = recurrent.evaluate, lambda state: state.params
-    else:
-        network = training.network_for(env, env_params, torso=args.torso)
-        learner = algo.make_learner(config, network, env.action_space(env_params),
-                                    env.observation_space(env_params))
-        trainer = training.make_trainer(learner, config, env, env_params)
-        apply, run_eval_, params_of = learner.apply, rollout.evaluate, learner.params
-    # Seeds seed, seed + 1, ...: a run of --num_seeds=N repeats N single-seed runs.
-    keys = jax.vmap(jax.random.PRNGKey)(np.arange(args.seed, args.seed + args.num_seeds))
-    eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    chunk = _chunk_size(trainer.num_updates)
-    eval_env = wrappers.vectorize(env, args.eval_episodes)
-    init = over_seeds(trainer.init, args.num_seeds)
-    run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
-    run_eval = over_seeds(lambda key, state: run_eval_(
-        key, eval_env, env_params, apply, params_of(state.learner_state), args.eval_episodes),
-        args.num_seeds)
-    state = jax.eval_shape(init, keys)
-    init, run_chunk, run_eval = compile_concurrently(
-        (init, (keys,)), (run_chunk, (state,)), (run_eval, (eval_keys, state)))
-    return _Backend(
-        init=lambda: init(keys), run_chunk=run_chunk,
-        evaluate=lambda state: np.asarray(run_eval(eval_keys, state)),
-        chunk=chunk, num_updates=trainer.num_updates)
-
-
-def compile_concurrently(*fns_and_args):
-    """AOT-compiles each `(fn, example_args)` with `jax.jit`, in parallel threads.
-
-    XLA compiles without the GIL, so the run's three programs (init, a chunk of
-    updates, evaluation) compile side by side instead of one after another.
-    """
-    import concurrent.futures
-
-    def compile_one(fn_and_args):
-        fn, example = fn_and_args
-        return jax.jit(fn).lower(*example).compile()
-
-    with concurrent.futures.ThreadPoolExecutor(len(fns_and_args)) as pool:
-        return list(pool.map(compile_one, fns_and_args))
-
-
-def _host_backend(algo, config, args, vec_env):
-    """A Gymnasium env through the bridge: host rollouts, the same jitted learner."""
-    from trax_rl.agents import host_loop
-    from trax_rl.agents import networks
-
-    obs_space, transform = host_loop.network_observation_space(vec_env.observation_space)
-    network = networks.PolicyAndValue(vec_env.action_space, torso=args.torso)
-    learner = algo.make_learner(config, network, vec_env.action_space, obs_space)
-    update = host_loop.make_update(learner, config, vec_env, transform)
-    chunk = _chunk_size(config.num_updates)
-
-    def run_chunk(state):
-        metrics = []
-        for _ in range(chunk):
-            state, m = update(state)
-            metrics.append(m)
-        # Leaves [1, chunk] like the JAX backend's [num_seeds, chunk].
-        return state, jax.tree.map(lambda *xs: np.stack(xs)[None], *metrics)
-
-    def evaluate(state):
-        params = learner.params(state.learner_state)
-        return host_loop.evaluate(learner.apply, params, vec_env, args.eval_episodes,
-                                  transform)[None]
-
-    return _Backend(
-        init=lambda: host_loop.init(learner, vec_env, jax.random.PRNGKey(args.seed), transform),
-        run_chunk=run_chunk, evaluate=evaluate, chunk=chunk, num_updates=config.num_updates)
 
 
 def _train(backend, state, done_updates, config, args, writer, checkpoint, ckpt_path,
