@@ -41,3 +41,8 @@ def test_ppo_pendulum(tmp_path):
 def test_ppo_through_the_gymnasium_bridge(tmp_path):
     summary = _run(tmp_path, "ppo", "--env=CartPole-v1", "--bridge")
     assert summary["eval_return_mean"] >= 475
+
+
+def test_ppo_learns_frozen_lake_through_the_bridge(tmp_path):
+    summary = _run(tmp_path, "ppo", "--env=FrozenLake-v1", "--eval_episodes=500")
+    assert summary["eval_return_mean"] >= 0.6  # Success rate; random play gets ~0.015.
