@@ -202,6 +202,8 @@ def run(algo, args):
     if args.resume:
         state, done_updates = _restore(checkpoint, ckpt_path, state, config_dict)
     os.makedirs(output_dir, exist_ok=True)
+    if not args.resume:
+        _clear_run_files(output_dir)
     with open(os.path.join(output_dir, "config.json"), "w") as f:
         json.dump(config_dict, f, indent=2)
 
@@ -221,6 +223,17 @@ def run(algo, args):
     print(f"eval return: {summary['eval_return_mean']:.2f} ± {summary['eval_return_std']:.2f} "
           f"over {returns.size} episodes")
     return summary
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.ckpt", "summary.json",
+             "learning_curve.png")
+
+
+def _clear_run_files(output_dir):
+    """A fresh run replaces an earlier run's files instead of appending to its logs."""
+    for name in os.listdir(output_dir):
+        if name in RUN_FILES or name.startswith("events.out.tfevents"):
+            os.remove(os.path.join(output_dir, name))
 
 
 def _train(backend, state, done_updates, config, args, writer, checkpoint, ckpt_path,

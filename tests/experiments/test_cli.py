@@ -132,3 +132,11 @@ def test_wandb_flag_logs_an_offline_run(tmp_path, monkeypatch):
     out, _ = _run(tmp_path, "--wandb")
     runs = glob.glob(os.path.join(str(tmp_path), "**", "offline-run-*"), recursive=True)
     assert runs, "no offline W&B run was written"
+
+
+def test_a_fresh_run_replaces_the_previous_runs_logs(tmp_path):
+    out, _ = _run(tmp_path)
+    _run(tmp_path)
+    lines = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
+    assert [l["step"] for l in lines if "charts/env_steps" in l] == list(range(1, 17))
+    assert len([f for f in os.listdir(out) if f.startswith("events.out")]) == 1
