@@ -30,7 +30,7 @@ from trax_rl.envs.wrappers import ClipAction as ClipAction
 from trax_rl.envs.wrappers import FlattenObservation as FlattenObservation
 from trax_rl.envs.wrappers import NormalizeObservation as NormalizeObservation
 from trax_rl.envs.wrappers import ObservationWindow as ObservationWindow
-from trax_rl.envs.wrappers import RunningMeanStd as RunningMeanStd
+from trax_rl.running_stats import RunningMeanStd as RunningMeanStd
 from trax_rl.envs.wrappers import ScaleReward as ScaleReward
 from trax_rl.envs.wrappers import SelectObservation as SelectObservation
 from trax_rl.envs.wrappers import VectorizedEnv as VectorizedEnv

@@ -15,6 +15,7 @@ _LAZY = {
       "checkpoint": "trax_rl.checkpoint",
       "writers": "trax_rl.writers",
       "train_state": "trax_rl.train_state",
+    "running_stats": "trax_rl.running_stats",
       "layers": "trax_rl.layers",
       "models": "trax_rl.layers.models",
       "supervised": "trax_rl.supervised",
