@@ -1,0 +1,27 @@
+"""Seeds laid out over several (forced CPU) devices give the same runs as one device."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(out, devices, *extra):
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    subprocess.run(
+        [sys.executable, "-m", "experiments.ppo", "--total_timesteps=4096", "--num_seeds=2",
+         "--eval_episodes=5", "--progress=False", "--compilation_cache=",
+         f"--output_dir={out}", *extra],
+        check=True, cwd=ROOT, env=env, capture_output=True)
+    with open(os.path.join(out, "summary.json")) as f:
+        return json.load(f)
+
+
+def test_two_devices_match_one(tmp_path):
+    one = _run(tmp_path / "one", 1)
+    two = _run(tmp_path / "two", 2)
+    assert two["eval_return_mean_per_seed"] == one["eval_return_mean_per_seed"]
+    resumed = _run(tmp_path / "two", 2, "--resume")  # Restores onto both devices.
+    assert resumed["eval_return_mean_per_seed"] == two["eval_return_mean_per_seed"]
