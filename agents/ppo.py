@@ -19,14 +19,12 @@ import functools
 from typing import NamedTuple
 
 import jax
-from jax import numpy as jnp
 
 from trax_rl import train_state as ts
 from trax_rl.agents import losses
 from trax_rl.agents import minibatch
 from trax_rl.agents import training
 from trax_rl.agents import updates
-
 
 NAME = "ppo"
 

@@ -1,7 +1,6 @@
 """Tests for trax_rl.layers.metrics against numpy / scipy formulas."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.special
