@@ -149,8 +149,7 @@ def make_trainer(config, env, env_params, n_units=64):
         return training.RunnerState(state, carry, rng, env_steps), metrics
 
     def learn(state, lstm0, transitions, key):
-        discounts = config.gamma * (1.0 - transitions.terminated.astype(jnp.float32))
-        continues = 1.0 - (transitions.terminated | transitions.truncated).astype(jnp.float32)
+        discounts, continues = updates.episode_masks(transitions, config.gamma)
         advantages = adv.batched(adv.gae)(transitions.reward, transitions.value,
                                           transitions.next_value, discounts, continues,
                                           config.gae_lambda)

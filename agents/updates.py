@@ -29,9 +29,14 @@ def bootstrap_streams(apply, params, transitions, gamma):
     `continues` = 1 - (terminated | truncated).
     """
     _, next_values = apply(params, transitions.final_obs)
+    return (next_values, *episode_masks(transitions, gamma))
+
+
+def episode_masks(transitions, gamma):
+    """`(discounts, continues)`: γ(1 - terminated) and 1 - (terminated | truncated)."""
     discounts = gamma * (1.0 - transitions.terminated.astype(jnp.float32))
     continues = 1.0 - (transitions.terminated | transitions.truncated).astype(jnp.float32)
-    return next_values, discounts, continues
+    return discounts, continues
 
 
 def compute_targets(apply, params, transitions, gamma, gae_lambda):

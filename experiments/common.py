@@ -128,7 +128,7 @@ def main(algo, args_cls, tuned=None, argv=None):
         raise SystemExit(2) from None
 
 
-def _make_env(algo, args):
+def _make_env(algo, args, config):
     """`(env, env_params, None)` for a JAX port, `(None, None, vec_env)` for the bridge."""
     from trax_rl import envs
 
@@ -143,8 +143,7 @@ def _make_env(algo, args):
             raise UsageError(f"{args.env} runs through the Gymnasium bridge, which trains one "
                              f"seed and cannot resume; JAX ports: {', '.join(envs.registered())}")
         try:
-            vec_env = envs.make_gymnasium_vec(args.env, algorithm_config(algo, args).num_envs,
-                                              seed=args.seed)
+            vec_env = envs.make_gymnasium_vec(args.env, config.num_envs, seed=args.seed)
         except ValueError as e:
             raise UsageError(f"unknown env {args.env!r}: {e} JAX ports: "
                              f"{', '.join(envs.registered())}") from None
@@ -174,7 +173,7 @@ def run(algo, args):
         config = algorithm_config(algo, args).validate()
     except ValueError as e:
         raise UsageError(str(e)) from None
-    env, env_params, vec_env = _make_env(algo, args)
+    env, env_params, vec_env = _make_env(algo, args, config)
     if args.torso not in ("mlp", "transformer", "lstm"):
         raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
     if args.torso == "lstm" and (algo.NAME != "ppo" or vec_env is not None):

@@ -19,7 +19,6 @@ import os
 import traceback
 
 import jax
-import numpy as np
 
 from trax_rl import checkpoint
 from trax_rl import shapes
@@ -55,13 +54,6 @@ def _signature_string(inputs):
         return str(shapes.signature(inputs))
     except Exception:  # Signatures are best-effort decoration of an error message.
         return repr(inputs)
-
-
-def to_shape_structs(signature):
-    """Maps a (nested tuple of) ShapeDtype / array to `jax.ShapeDtypeStruct`s."""
-    if isinstance(signature, (tuple, list)):
-        return tuple(to_shape_structs(s) for s in signature)
-    return jax.ShapeDtypeStruct(tuple(signature.shape), np.dtype(signature.dtype))
 
 
 class Layer:
@@ -158,7 +150,7 @@ class Layer:
 
     def output_signature(self, input_signature, weights=None, state=None):
         """Returns the output `ShapeDtype`(s) for inputs of `input_signature`, abstractly."""
-        structs = to_shape_structs(input_signature)
+        structs = shapes.as_jax(input_signature)
         if weights is None:
             weights, state = jax.eval_shape(
                 lambda: self.init_with_signature(input_signature, jax.random.PRNGKey(0)))
