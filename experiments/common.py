@@ -68,6 +68,9 @@ class ExperimentArgs:
     """JAX persistent compilation cache directory ('' turns it off)."""
     progress: bool = True
     """Show a progress bar."""
+    max_episode_steps: int = 0
+    """Step bound of every episode, in training and evaluation (0: the env's own time
+    limit; Gymnasium ids registered without one get 1000)."""
     bridge: bool = False
     """Step the Gymnasium env through the host bridge even where a JAX port exists."""
     hang_timeout: float = 900.0
@@ -153,18 +156,23 @@ def _make_env(algo, args, config):
     if args.num_seeds < 1 or args.eval_episodes < 1:
         raise UsageError(f"--num_seeds and --eval_episodes must be >= 1, got "
                          f"{args.num_seeds} and {args.eval_episodes}")
+    if args.max_episode_steps < 0:
+        raise UsageError(f"--max_episode_steps must be >= 0, got {args.max_episode_steps}")
     if args.env in envs.registered() and not args.bridge:
         env, env_params = envs.make(args.env)
+        if args.max_episode_steps:
+            env_params = env_params._replace(max_steps_in_episode=args.max_episode_steps)
         space, vec_env = env.action_space(env_params), None
     else:
         if args.num_seeds != 1 or args.resume:
             raise UsageError(f"{args.env} runs through the Gymnasium bridge, which trains one "
                              f"seed and cannot resume; JAX ports: {', '.join(envs.registered())}")
         try:
-            vec_env = envs.make_gymnasium_vec(args.env, config.num_envs, seed=args.seed)
+            vec_env = envs.make_gymnasium_vec(args.env, config.num_envs, seed=args.seed,
+                                              max_episode_steps=args.max_episode_steps)
         except ValueError as e:
-            raise UsageError(f"unknown env {args.env!r}: {e} JAX ports: "
-                             f"{', '.join(envs.registered())}") from None
+            unknown = f"unknown env {args.env!r}: " if "has no environment" in str(e) else ""
+            raise UsageError(f"{unknown}{e} JAX ports: {', '.join(envs.registered())}") from None
         except ImportError as e:
             raise UsageError(str(e)) from None
         env = env_params = None

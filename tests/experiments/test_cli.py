@@ -117,7 +117,11 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
     ("ppo", ["--bridge"]),
-], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge"])
+    # No time limit of its own: evaluation must still end (the bridge's step bound).
+    ("ppo", ["--env=CliffWalking-v1"]),
+    ("a2c", ["--env=Blackjack-v1"]),  # Tuple observations, flattened.
+], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge",
+        "ppo-cliffwalking", "a2c-blackjack"])
 def test_every_script_runs_one_update(tmp_path, script, extra):
     import importlib
     module = importlib.import_module(f"experiments.{script}")
@@ -165,3 +169,11 @@ def test_default_run_folders_are_unique_and_reported(tmp_path, capsys):
         assert f"files in {tmp_path / 'runs' / expected}: config.json" in result.stdout
     assert sorted(os.listdir(tmp_path / "runs")) == ["ppo_CartPole-v1_seed11",
                                                      "ppo_CartPole-v1_seed11-2"]
+
+
+def test_max_episode_steps_bounds_training_and_evaluation(tmp_path):
+    out, summary = _run(tmp_path, "--max_episode_steps=20", "--total_timesteps=512")
+    assert 0 < summary["eval_return_mean"] <= 20
+    lengths = [json.loads(l).get("charts/episode_length", 0)
+               for l in open(os.path.join(out, "metrics.jsonl"))]
+    assert max(lengths) <= 20
