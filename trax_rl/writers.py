@@ -119,13 +119,16 @@ class TensorBoardSink(Sink):
 
     name = "tensorboard"
 
-    def __init__(self, logdir):
+    def __init__(self, logdir, purge_step=None):
         self.logdir = os.fspath(logdir)
+        # A resumed run passes its first new step: TensorBoard then hides the
+        # events an earlier, killed process wrote from that step on.
+        self.purge_step = purge_step
         self._writer = None
 
     def open(self):
         from tensorboardX import SummaryWriter  # Lazy: only when TensorBoard is on.
-        self._writer = SummaryWriter(logdir=self.logdir)
+        self._writer = SummaryWriter(logdir=self.logdir, purge_step=self.purge_step)
 
     def write(self, step, scalars, arrays):
         for k, v in scalars.items():
