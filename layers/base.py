@@ -33,6 +33,7 @@ one shared copy inside the traced call and gradients flow to it.
 import contextlib
 import inspect
 import os
+import re
 import threading
 import traceback
 
@@ -523,12 +524,22 @@ class _Cached(list):
 
 # Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".
 WEIGHTS_LAYOUT = "trax"
+# The dict keys layers used before Trax's layouts; a file holding one of them as a key
+# path component (`...['w']`) and no layout marker predates the change.
+_OLD_LAYOUT_KEYS = re.compile(
+    r"\['(w|b|embedding|scale|bias|encoding|w_gates|b_gates|w_candidate|b_candidate)'\]")
 
 
 def _check_layout(path):
+    """Rejects a file written with the old dict layouts, in one clear line.
+
+    Files written by `save_to_file` carry the layout in their metadata; other
+    checkpoints (the supervised Loop's, the agents') are judged by their key paths.
+    """
     metadata = checkpoint.read_metadata(path) or {}
-    layout = metadata.get("layout") if isinstance(metadata, dict) else None
-    if layout != WEIGHTS_LAYOUT:
+    if isinstance(metadata, dict) and metadata.get("layout") == WEIGHTS_LAYOUT:
+        return
+    if any(_OLD_LAYOUT_KEYS.search(k) for k in checkpoint.read_keys(path)):
         raise checkpoint.CheckpointError(
             f"{path} was written with trax_rl's old weight layout (dicts such as "
             f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "
