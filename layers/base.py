@@ -1,4 +1,4 @@
-"""The `Layer` base class, `Fn`, `LayerError`, and Trax's weight-sharing markers.
+"""The `Layer` base class, `Fn`, `PureLayer` and `LayerError` (see layers/README.md).
 
 A layer is a function on a data stack: it pops `n_in` inputs and pushes `n_out` outputs.
 One input (or output) is a bare array, several are a tuple. Weights and state are plain
@@ -27,38 +27,29 @@ Weight sharing is by identity, as in Trax: a layer object that occurs several ti
 a model is initialized once; its later occurrences hold `GET_WEIGHTS_FROM_CACHE` /
 `GET_STATE_FROM_CACHE` markers. A root `pure_fn` call walks (layer tree, weights tree)
 once and maps each layer to its first occurrence's weights, so every marker reads the
-one shared copy inside the traced call and gradients flow to it.
+one shared copy inside the traced call and gradients flow to it (`sharing.py`).
+Files are `files.py`'s mixin.
 """
 
-import contextlib
+import functools
 import inspect
 import os
-import re
-import threading
 import traceback
 
 import jax
 
-from trax_rl import checkpoint
 from trax_rl import shapes
+from trax_rl.layers import files
+from trax_rl.layers import sharing as sharing_lib
+from trax_rl.layers.sharing import GET_STATE_FROM_CACHE as GET_STATE_FROM_CACHE
+from trax_rl.layers.sharing import GET_WEIGHTS_FROM_CACHE as GET_WEIGHTS_FROM_CACHE
+from trax_rl.layers.sharing import is_state_marker, is_weights_marker
 
 EMPTY_WEIGHTS = ()
 EMPTY_STATE = ()
-# Trax's markers: dicts whose only value is (), so they are pytrees without leaves.
-GET_WEIGHTS_FROM_CACHE = {"__marker_for_cached_weights_": ()}
-GET_STATE_FROM_CACHE = {"__marker_for_cached_state_": ()}
-
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_DIRS = tuple(os.path.join(_REPO_ROOT, d) + os.sep
                       for d in ("trax_rl", "layers", "supervised", "envs", "agents"))
-
-
-def is_weights_marker(tree):
-    return isinstance(tree, dict) and tree == GET_WEIGHTS_FROM_CACHE
-
-
-def is_state_marker(tree):
-    return isinstance(tree, dict) and tree == GET_STATE_FROM_CACHE
 
 
 class LayerError(Exception):
@@ -89,62 +80,7 @@ def _signature_string(inputs):
         return repr(inputs)
 
 
-# -- Sharing by identity ------------------------------------------------------------------
-
-
-class _Sharing:
-    """For one root `init` or `pure_fn` call: id(layer) -> its first occurrence's trees."""
-
-    def __init__(self):
-        self.weights = {}
-        self.state = {}
-
-    def record(self, layer, weights, state):
-        if not is_weights_marker(weights):
-            self.weights.setdefault(id(layer), weights)
-        if state is not _MISSING and not is_state_marker(state):
-            self.state.setdefault(id(layer), state)
-
-    def walk(self, layer, weights, state):
-        """Records every layer of the tree (first occurrence wins), pairing trees by sublayer."""
-        self.record(layer, weights, state)
-        subs = layer.sublayers
-        if not subs or not _aligned(weights, subs):
-            return
-        states = state if _aligned(state, subs) else (_MISSING,) * len(subs)
-        for sublayer, w, s in zip(subs, weights, states):
-            self.walk(sublayer, w, s)
-
-
-_MISSING = {"__no_state_here_": ()}
-
-
-def _aligned(tree, sublayers):
-    return isinstance(tree, (tuple, list)) and len(tree) == len(sublayers)
-
-
-_local = threading.local()
-
-
-def _active():
-    return getattr(_local, "sharing", None)
-
-
-@contextlib.contextmanager
-def _sharing_scope(fresh=False):
-    """Makes a new `_Sharing` current unless one is (and `fresh` is False); yields it and
-    whether it is new (the caller is the root)."""
-    outer = _active()
-    if outer is not None and not fresh:
-        yield outer, False
-        return
-    _local.sharing = _Sharing()
-    try:
-        yield _local.sharing, True
-    finally:
-        _local.sharing = outer
-
-
+@functools.lru_cache(maxsize=None)  # Per function object: styles are read off classes.
 def _positional_arity(method):
     params = list(inspect.signature(method).parameters.values())[1:]  # Drop self.
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
@@ -153,7 +89,7 @@ def _positional_arity(method):
 # -- The base class -------------------------------------------------------------------------
 
 
-class Layer:
+class Layer(files.FileIO):
     """Base class for layers: an `n_in` -> `n_out` function with weights and state."""
 
     def __init__(self, n_in=1, n_out=1, name=None, sublayers_to_print=None):
@@ -239,6 +175,33 @@ class Layer:
                                       f"init_weights_and_state")
         return EMPTY_WEIGHTS, EMPTY_STATE
 
+    @property
+    def has_backward(self):
+        """True for layers that define their own gradient in `backward` (Trax's API)."""
+        return False
+
+    def backward(self, inputs, output, grad, weights, state, new_state, rng):
+        """Returns `(grad_inputs, grad_weights)` given `grad` of `output` (Trax's API)."""
+        raise NotImplementedError(f"{self._name} sets has_backward but defines no backward")
+
+    def _with_custom_backward(self, inputs, weights, state, rng):
+        """`forward_with_state` whose VJP for (inputs, weights) is `self.backward`."""
+        def run(x, w):
+            return self.forward_with_state(x, w, state, rng)
+
+        def run_fwd(x, w):
+            output, new_state = run(x, w)
+            return (output, new_state), (x, w, output, new_state)
+
+        def run_bwd(residual, grads):
+            x, w, output, new_state = residual
+            # The state output gets no gradient; only the outputs' cotangent flows back.
+            return tuple(self.backward(x, output, grads[0], w, state, new_state, rng))
+
+        custom = jax.custom_vjp(run)
+        custom.defvjp(run_fwd, run_bwd)
+        return custom(inputs, weights)
+
     # -- Style detection -------------------------------------------------------------------
 
     def _trax_style_forward(self):
@@ -259,14 +222,17 @@ class Layer:
         `use_cache` is accepted for Trax compatibility; sharing is resolved by identity.
         """
         del use_cache
-        with _sharing_scope() as (sharing, is_root):
+        with sharing_lib.scope() as (sharing, is_root):
             if is_root:
                 sharing.walk(self, weights, state)
             try:
                 state_was_marker = is_state_marker(state)
                 weights, state = self._resolve_markers(sharing, weights, state)
                 self._check_n_inputs(inputs)
-                outputs, new_state = self.forward_with_state(inputs, weights, state, rng)
+                if self.has_backward:
+                    outputs, new_state = self._with_custom_backward(inputs, weights, state, rng)
+                else:
+                    outputs, new_state = self.forward_with_state(inputs, weights, state, rng)
             except LayerError:
                 raise
             except Exception as e:
@@ -293,7 +259,7 @@ class Layer:
 
         A layer met again during the same root call returns Trax's cache markers.
         """
-        with _sharing_scope() as (sharing, _):
+        with sharing_lib.scope() as (sharing, _):
             if id(self) in sharing.weights:
                 return GET_WEIGHTS_FROM_CACHE, GET_STATE_FROM_CACHE
             try:
@@ -314,16 +280,20 @@ class Layer:
         """Returns the output `ShapeDtype`(s) for inputs of `input_signature`, abstractly."""
         structs = shapes.as_jax(input_signature)
         if weights is None:
-            def abstract_init():
-                with _sharing_scope(fresh=True):  # No tracer may outlive this trace.
-                    return self.init_with_signature(input_signature, jax.random.PRNGKey(0))
-            weights, state = jax.eval_shape(abstract_init)
+            weights, state = self.weights_and_state_signature(input_signature)
 
         def apply(x, w, s):
             return self.pure_fn(x, w, s, jax.random.PRNGKey(0))[0]
 
         out = jax.eval_shape(apply, structs, weights, state)
         return jax.tree.map(lambda o: shapes.ShapeDtype(o.shape, o.dtype), out)
+
+    def weights_and_state_signature(self, input_signature):
+        """`(weights, state)` as `jax.ShapeDtypeStruct` trees, found abstractly."""
+        def abstract_init():
+            with sharing_lib.scope(fresh=True):
+                return self.init_with_signature(input_signature, jax.random.PRNGKey(0))
+        return jax.eval_shape(abstract_init)
 
     # -- Trax's style: weights, state and rng on the object for the duration of a call ----
 
@@ -373,7 +343,7 @@ class Layer:
         if rng is None:
             rng = self._rng if use_cache and self._rng is not None else jax.random.PRNGKey(0)
         weights, state = self.init_with_signature(input_signature, rng)
-        if _active() is None:  # Only a root init keeps results on the layers.
+        if sharing_lib.active() is None:  # Only a root init keeps results on the layers.
             self.weights, self.state = weights, state
             self._rng = jax.random.fold_in(rng, 1)
         return weights, state
@@ -396,7 +366,7 @@ class Layer:
     def weights(self, weights):
         if is_weights_marker(weights):
             return
-        if self._sublayers and _aligned(weights, self._sublayers):
+        if self._sublayers and sharing_lib.aligned(weights, self._sublayers):
             self._weights = _Cached([is_weights_marker(w) for w in weights])
             for sublayer, w in zip(self._sublayers, weights):
                 sublayer.weights = w
@@ -419,7 +389,7 @@ class Layer:
     def state(self, state):
         if is_state_marker(state):
             return
-        if self._sublayers and _aligned(state, self._sublayers):
+        if self._sublayers and sharing_lib.aligned(state, self._sublayers):
             self._state = _Cached([is_state_marker(s) for s in state])
             for sublayer, s in zip(self._sublayers, state):
                 sublayer.state = s
@@ -467,43 +437,6 @@ class Layer:
         self.state = new_state
         return outputs
 
-    # -- Files ------------------------------------------------------------------------------
-
-    def save_to_file(self, path, weights_only=False):
-        """Saves weights (and state unless `weights_only`) atomically, keyed by tree path."""
-        tree = {"weights": self.weights}
-        if not weights_only:
-            tree["state"] = self.state
-        checkpoint.save(path, tree, metadata={"layer": repr(self), "weights_only": weights_only,
-                                              "layout": WEIGHTS_LAYOUT})
-
-    def init_from_file(self, path, weights_only=False, input_signature=None):
-        """Loads weights (and state unless `weights_only`) saved by `save_to_file`.
-
-        The layer's structure comes from its current weights, or, if it has none yet, from
-        initializing it abstractly on `input_signature`. A file written for another model
-        raises `checkpoint.CheckpointError` naming the first mismatching weight.
-        """
-        if input_signature is not None and not self.has_weights:
-            weights, state = self.init_with_signature(input_signature, jax.random.PRNGKey(0))
-        elif self.has_weights:
-            weights, state = self.weights, self.state
-        else:
-            raise ValueError(f"Layer {self._name} has no weights to match the file {path!r} "
-                             f"against: pass input_signature= or call init first.")
-        _check_layout(path)
-        has_state = any(k.startswith("['state']") for k in checkpoint.read_keys(path))
-        if not weights_only and not has_state and jax.tree.leaves(state):
-            raise checkpoint.CheckpointError(
-                f"{path} holds weights only; load it with weights_only=True")
-        target = {"weights": weights}
-        if has_state and not weights_only:
-            target["state"] = state
-        restored = checkpoint.restore(path, target, partial=weights_only)
-        self.weights = restored["weights"]
-        self.state = restored.get("state", state)
-        return restored["weights"]
-
     # -- Helpers for subclasses ------------------------------------------------------------
 
     def _check_n_inputs(self, inputs):
@@ -520,30 +453,6 @@ class _Cached(list):
     def compose(self, sublayers, attribute, marker):
         return tuple(marker if cached else getattr(layer, attribute)
                      for layer, cached in zip(sublayers, self))
-
-
-# Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".
-WEIGHTS_LAYOUT = "trax"
-# The dict keys layers used before Trax's layouts; a file holding one of them as a key
-# path component (`...['w']`) and no layout marker predates the change.
-_OLD_LAYOUT_KEYS = re.compile(
-    r"\['(w|b|embedding|scale|bias|encoding|w_gates|b_gates|w_candidate|b_candidate)'\]")
-
-
-def _check_layout(path):
-    """Rejects a file written with the old dict layouts, in one clear line.
-
-    Files written by `save_to_file` carry the layout in their metadata; other
-    checkpoints (the supervised Loop's, the agents') are judged by their key paths.
-    """
-    metadata = checkpoint.read_metadata(path) or {}
-    if isinstance(metadata, dict) and metadata.get("layout") == WEIGHTS_LAYOUT:
-        return
-    if any(_OLD_LAYOUT_KEYS.search(k) for k in checkpoint.read_keys(path)):
-        raise checkpoint.CheckpointError(
-            f"{path} was written with trax_rl's old weight layout (dicts such as "
-            f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "
-            f"Re-create it from a model of the old version, or retrain.")
 
 
 class _FnLayer(Layer):
@@ -581,3 +490,33 @@ def Fn(name, f, n_out=1, n_in=None):  # pylint: disable=invalid-name
             raise ValueError(f"Fn {name}: f's argument {p.name!r} has a default; bind it with "
                              f"a lambda or functools.partial outside instead")
     return _FnLayer(name, f, n_in=len(parameters), n_out=n_out)
+
+
+class PureLayer(Layer):
+    """A weightless layer from `forward_fn(inputs) -> outputs` (inputs packed as for
+    `forward`: a bare array for one, a tuple for several)."""
+
+    def __init__(self, forward_fn, n_in=1, n_out=1, name="PureLayer"):
+        super().__init__(n_in=n_in, n_out=n_out, name=name)
+        self._forward_fn = forward_fn
+
+    def forward(self, inputs, weights):
+        del weights
+        outputs = self._forward_fn(inputs)
+        return () if isinstance(outputs, (tuple, list)) and not outputs else outputs
+
+
+def flatten_weights_and_state(weights, state):
+    """Trax's helper: the leaves of `weights` and of `state` (markers and `()` have none)."""
+    return jax.tree.leaves(weights), jax.tree.leaves(state)
+
+
+def unflatten_weights_and_state(flat_weights, flat_state, weights_and_state_signature,
+                                weights_only=False):
+    """Inverse of `flatten_weights_and_state`, shaped like `(weights_sig, state_sig)`;
+    with `weights_only` the state is `None`."""
+    weights_sig, state_sig = weights_and_state_signature
+    weights = jax.tree.unflatten(jax.tree.structure(weights_sig), list(flat_weights))
+    state = None if weights_only else jax.tree.unflatten(jax.tree.structure(state_sig),
+                                                         list(flat_state))
+    return weights, state

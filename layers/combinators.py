@@ -159,7 +159,8 @@ class Select(base.Layer):
         n_in = max(indices, default=-1) + 1 if n_in is None else n_in
         if indices and max(indices) >= n_in:
             raise ValueError(f"Select index {max(indices)} out of range for n_in={n_in}")
-        super().__init__(n_in=n_in, n_out=len(indices), name=name or f"Select{indices}")
+        super().__init__(n_in=n_in, n_out=len(indices),
+                         name=name or f"Select{indices}".replace(" ", ""))
         self._indices = indices
 
     def forward(self, inputs, weights):
@@ -216,7 +217,13 @@ def Concatenate(n_items=2, axis=-1):  # pylint: disable=invalid-name
     """Concatenates the top `n_items` stack items along `axis`."""
     if n_items < 2:
         raise ValueError(f"Concatenate needs n_items >= 2, got {n_items}")
-    return base.Fn("Concatenate", lambda *xs: jnp.concatenate(xs, axis=axis), n_in=n_items)
+    name = "Concatenate" if axis == -1 else f"Concatenate_axis{axis}"
+    return base.Fn(name, lambda *xs: jnp.concatenate(xs, axis=axis), n_in=n_items)
+
+
+def Split(n_items=2, axis=-1):  # pylint: disable=invalid-name
+    """Splits the top stack item into `n_items` equal parts along `axis`."""
+    return base.Fn("Split", lambda x: tuple(jnp.split(x, n_items, axis)), n_out=n_items)
 
 
 def Add():  # pylint: disable=invalid-name
@@ -224,9 +231,52 @@ def Add():  # pylint: disable=invalid-name
     return base.Fn("Add", lambda x0, x1: x0 + x1)
 
 
+def SubtractTop():  # pylint: disable=invalid-name
+    """`(x0, x1, ...) -> (x1 - x0, ...)`: subtracts the top item from the second."""
+    return base.Fn("SubtractTop", lambda x0, x1: x1 - x0)
+
+
 def Multiply():  # pylint: disable=invalid-name
     """Multiplies the top two stack items elementwise."""
     return base.Fn("Multiply", lambda x0, x1: x0 * x1)
+
+
+def Gate():  # pylint: disable=invalid-name
+    """`(memory, gate, candidate) -> gate * memory + (1 - gate) * candidate` (highway)."""
+    return base.Fn("Gate", lambda m, g, c: g * m + (1.0 - g) * c)
+
+
+def _deep_flatten(items):
+    if isinstance(items, (list, tuple)):
+        return [x for item in items for x in _deep_flatten(item)]
+    return [items]
+
+
+def FlattenList():  # pylint: disable=invalid-name
+    """Flattens a nested list/tuple on the top of the stack into a tuple."""
+    return base.Fn("FlattenList", lambda x: tuple(_deep_flatten(x)))
+
+
+def SerialWithSideOutputs(layers, n_side_outputs=1):  # pylint: disable=invalid-name
+    """`Serial(layers)` that moves each layer's last `n_side_outputs` outputs to the
+    bottom of the stack, so later layers see only the main outputs (Trax)."""
+    if isinstance(n_side_outputs, int):
+        n_side_outputs = [n_side_outputs] * len(layers)
+    running_max = running_total = 0
+    for layer, n_side in zip(layers, n_side_outputs):
+        running_total += layer.n_in
+        running_max = max(running_max, running_total)
+        running_total -= layer.n_out - n_side
+    stack_size, serial = running_max, []
+    for layer, n_side in zip(layers, n_side_outputs):
+        serial.append(layer)
+        stack_size += layer.n_out - layer.n_in
+        # Keep the main outputs on top, then the untouched rest, then the side outputs.
+        indices = list(range(layer.n_out - n_side))
+        indices += [i + layer.n_out for i in range(stack_size - layer.n_out)]
+        indices += [i + layer.n_out - n_side for i in range(n_side)]
+        serial.append(Select(indices))
+    return Serial(serial)
 
 
 # -- Control flow ------------------------------------------------------------------------------
@@ -359,3 +409,4 @@ class Cond(base.Layer):
             (branch_inputs, state[1], state[2]))
         outputs = _as_list(y, true.n_out) + xs[true.n_in:]
         return _as_tuple(outputs, self.n_out), (cond_state, true_state, false_state)
+

@@ -1,8 +1,11 @@
-"""Convolution and pooling layers: `Conv`, `Conv1d`, `MaxPool`, `AvgPool`, `SumPool`.
+"""Convolution and pooling layers: `Conv`, `Conv1d`, `CausalConv`, `CausalDepthwiseConv`,
+`ConvTranspose`, `MaxPool`, `AvgPool`, `SumPool`.
 
 Convolutions run on `jax.lax.conv_general_dilated`, pooling on `jax.lax.reduce_window`.
 Layouts follow Trax: NHWC inputs and HWIO kernels by default.
 """
+
+import math
 
 import jax
 from jax import numpy as jnp
@@ -12,14 +15,8 @@ from trax_rl.layers import initializers as init
 
 
 def _glorot_normal_for(rhs_spec):
-    """Glorot-normal kernels whose fans are read off the kernel layout (Trax's default)."""
-    jax_init = jax.nn.initializers.variance_scaling(
-        1.0, "fan_avg", "truncated_normal",
-        in_axis=rhs_spec.index("I"), out_axis=rhs_spec.index("O"))
-
-    def initializer(shape, rng, dtype=jnp.float32):
-        return jax_init(rng, tuple(shape), dtype)
-    return initializer
+    """Glorot-normal kernels with fans read off the kernel layout (Trax's default)."""
+    return init.GlorotNormalInitializer(rhs_spec.index("O"), rhs_spec.index("I"))
 
 
 class Conv(base.Layer):
@@ -100,6 +97,98 @@ def Conv1d(filters, kernel_size, stride=1, padding="VALID",  # pylint: disable=i
                 dimension_numbers=("NWC", "WIO", "NWC"),
                 kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
                 use_bias=use_bias)
+
+
+class CausalConv(Conv):
+    """Causal convolution over `(B, T, D)` sequences: output t sees inputs <= t only.
+
+    Left-pads time with `kernel_width - 1` zeros before a 'VALID' `Conv1d` (Trax).
+    """
+
+    def __init__(self, filters, kernel_width=3, kernel_initializer=None,
+                 bias_initializer=init.RandomNormalInitializer(1e-6), use_bias=True):
+        super().__init__(filters, (kernel_width,), padding="VALID",
+                         dimension_numbers=("NWC", "WIO", "NWC"),
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, use_bias=use_bias)
+        self._name = "CausalConv"
+
+    def forward(self, x, weights):
+        pad = self._kernel_size[0] - 1
+        return super().forward(jnp.pad(x, [(0, 0), (pad, 0), (0, 0)]), weights)
+
+
+class CausalDepthwiseConv(base.Layer):
+    """Per-channel causal convolution over `(B, T, D)`: `y_t = sum_i w[i] * x_{t-i}`.
+
+    Weights: `w` of shape `(kernel_size, D)`.
+    """
+
+    def __init__(self, kernel_size=3, kernel_initializer=init.GlorotUniformInitializer(),
+                 use_bfloat16=False):
+        super().__init__(name="CausalDepthwiseConv")
+        self._kernel_size = kernel_size
+        self._kernel_initializer = kernel_initializer
+        self._use_bfloat16 = use_bfloat16
+
+    def forward(self, x, weights):
+        y = x * weights[0]
+        for i in range(1, self._kernel_size):
+            shifted = jnp.pad(x, [(0, 0), (i, 0), (0, 0)])[:, :x.shape[1]]  # x_{t-i}
+            y = y + shifted * weights[i]
+        return y
+
+    def init_weights_and_state(self, input_signature, rng):
+        w_rng, _ = jax.random.split(rng)  # Trax's split, so keys match its layout.
+        w = self._kernel_initializer((self._kernel_size, input_signature.shape[-1]), w_rng)
+        return (w.astype(jnp.bfloat16) if self._use_bfloat16 else w), ()
+
+
+class ConvTranspose(base.Layer):
+    """Transposed ("de-") convolution via `lax.conv_transpose`; weights `(w, b)`.
+
+    Inputs with more than 4 axes (NHWC only) are a batch of images, as in `Conv`.
+    (`kernel_initialzer` is Trax's spelling of the argument.)
+    """
+
+    def __init__(self, filters, kernel_size, strides=None, padding="VALID",
+                 rhs_dilation=None, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                 kernel_initialzer=None, bias_initializer=init.RandomNormalInitializer(1e-6)):
+        super().__init__(name="ConvTranspose")
+        self._filters = filters
+        self._kernel_size = tuple(kernel_size)
+        self._strides = tuple(strides) if strides else (1,) * len(self._kernel_size)
+        self._padding = padding
+        self._rhs_dilation = rhs_dilation
+        self._dimension_numbers = tuple(dimension_numbers)
+        self._kernel_initializer = kernel_initialzer or _glorot_normal_for(dimension_numbers[1])
+        self._bias_initializer = bias_initializer
+
+    def _flat_shape(self, shape):
+        if len(shape) <= 4:
+            return tuple(shape)
+        if self._dimension_numbers[0] != "NHWC" or self._dimension_numbers[2] != "NHWC":
+            raise ValueError("ConvTranspose takes inputs of rank > 4 only in NHWC layout")
+        return (math.prod(shape[:-3]),) + tuple(shape[-3:])
+
+    def forward(self, x, weights):
+        w, b = weights
+        y = jax.lax.conv_transpose(jnp.reshape(x, self._flat_shape(x.shape)), w, self._strides,
+                                   self._padding, self._rhs_dilation, self._dimension_numbers)
+        y = y + b
+        return jnp.reshape(y, tuple(x.shape[:-3]) + y.shape[-3:]) if x.ndim > 4 else y
+
+    def init_weights_and_state(self, input_signature, rng):
+        lhs_spec, rhs_spec, out_spec = self._dimension_numbers
+        shape = self._flat_shape(input_signature.shape)
+        spatial = iter(self._kernel_size)
+        kernel_shape = tuple(self._filters if c == "O" else shape[lhs_spec.index("C")]
+                             if c == "I" else next(spatial) for c in rhs_spec)
+        bias_shape = [self._filters if c == "C" else 1 for c in out_spec]
+        bias_shape = tuple(bias_shape[out_spec.index("C"):])  # Leading 1s dropped (Trax).
+        w_rng, b_rng = jax.random.split(rng)
+        return (self._kernel_initializer(kernel_shape, w_rng),
+                self._bias_initializer(bias_shape, b_rng)), ()
 
 
 def _pool(x, reducer, init_value, pool_size, strides, padding):

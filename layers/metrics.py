@@ -1,15 +1,20 @@
-"""Losses and metrics as layers, with Trax's names and arities.
+"""Losses and metrics as layers, with Trax's names, arities and argument conventions.
 
 Unweighted layers take `(model_output, targets)` (n_in=2); weighted ones take
 `(model_output, targets, weights)` (n_in=3) and return `sum(weights * x) / sum(weights)`.
 Every one outputs a scalar. Category layers read `model_output` as logits over the last
 axis; since `log_softmax` of log-probabilities is the identity, log-probabilities work too.
+`CrossEntropyLoss` and `CrossEntropySum` take log-probabilities, `BinaryCrossEntropyLoss`
+probabilities, as in Trax. `Accuracy` / `SequenceAccuracy` take
+`(model_output, targets, weights)` and a `classifier` layer (ArgMax by default).
 """
 
 import jax
 from jax import numpy as jnp
 
 from trax_rl.layers import base
+from trax_rl.layers import combinators as cb
+from trax_rl.layers import core
 
 
 def _check_same_shape(a, b, what):
@@ -22,8 +27,9 @@ def _weighted_mean(values, weights):
     return jnp.sum(values * weights) / jnp.sum(weights)
 
 
-def _category_cross_entropy(model_output, targets, label_smoothing):
-    """Per-item `-sum_i p_i log softmax(model_output)_i`, p = (smoothed) one-hot(targets)."""
+def _category_cross_entropy(model_output, targets, label_smoothing, cutoff=0.0):
+    """Per-item `-sum_i p_i log softmax(model_output)_i`, p = (smoothed) one-hot(targets);
+    with `cutoff > 0`, `max(ce, cutoff) - cutoff` (Trax)."""
     if tuple(model_output.shape[:-1]) != tuple(targets.shape):
         raise ValueError(f"targets must have model_output's shape without its last axis, "
                          f"got model_output {tuple(model_output.shape)} and targets "
@@ -34,7 +40,8 @@ def _category_cross_entropy(model_output, targets, label_smoothing):
         target_distributions = (target_distributions * (1.0 - label_smoothing)
                                 + label_smoothing / n_categories)
     log_probs = jax.nn.log_softmax(model_output, axis=-1)
-    return -jnp.sum(target_distributions * log_probs, axis=-1)
+    cross_entropy = -jnp.sum(target_distributions * log_probs, axis=-1)
+    return jnp.maximum(cross_entropy, cutoff) - cutoff if cutoff > 0.0 else cross_entropy
 
 
 def _check_label_smoothing(label_smoothing):
@@ -55,13 +62,16 @@ def CategoryCrossEntropy(label_smoothing=None):  # pylint: disable=invalid-name
     return base.Fn("CategoryCrossEntropy", f)
 
 
-def WeightedCategoryCrossEntropy(label_smoothing=None):  # pylint: disable=invalid-name
-    """`CategoryCrossEntropy` averaged with `weights`: sum(w * ce) / sum(w)."""
+def WeightedCategoryCrossEntropy(label_smoothing=None, cutoff=0.0):  # pylint: disable=invalid-name
+    """`CategoryCrossEntropy` averaged with `weights`: sum(w * ce) / sum(w).
+
+    With `cutoff > 0` each item's cross-entropy is `max(ce, cutoff) - cutoff` (Trax).
+    """
     _check_label_smoothing(label_smoothing)
 
     def f(model_output, targets, weights):
-        return _weighted_mean(_category_cross_entropy(model_output, targets, label_smoothing),
-                              weights)
+        return _weighted_mean(
+            _category_cross_entropy(model_output, targets, label_smoothing, cutoff), weights)
     return base.Fn("WeightedCategoryCrossEntropy", f)
 
 
@@ -127,24 +137,40 @@ def SmoothL1Loss():  # pylint: disable=invalid-name
     return _elementwise_weighted_loss("SmoothL1Loss", huber)
 
 
-def MacroAveragedFScore(beta=1.0, initial_category_index=0):  # pylint: disable=invalid-name
-    """Unweighted mean over categories of F_beta = (1 + b^2) TP / (b^2 (TP + FN) + TP + FP).
+def _f_scores(model_output, targets, beta, initial_category_index):
+    """Per-category F_beta and target counts, for categories from `initial_category_index`.
 
-    Categories below `initial_category_index` (e.g. padding) are skipped, and so are
-    categories that appear in neither predictions nor targets (their F is 0/0).
+    F_beta = (1 + b^2) TP / (b^2 (TP + FN) + TP + FP); a category absent from both
+    predictions and targets scores 0 (Trax's `_non_nan`).
+    """
+    predictions = jnp.argmax(model_output, axis=-1)
+    _check_same_shape(predictions, targets, "argmax(model_output) and targets")
+    categories = jnp.arange(initial_category_index, model_output.shape[-1])
+    predicted = jnp.equal(predictions.reshape(-1, 1), categories)  # (items, categories)
+    actual = jnp.equal(targets.reshape(-1, 1), categories)
+    true_pos = jnp.sum(predicted & actual, axis=0)
+    n_targets = jnp.sum(actual, axis=0)
+    denominator = beta ** 2 * n_targets + jnp.sum(predicted, axis=0)
+    scores = (1 + beta ** 2) * true_pos / jnp.where(denominator > 0, denominator, 1)
+    return scores, n_targets
+
+
+def MacroAveragedFScore(beta=1.0, initial_category_index=0):  # pylint: disable=invalid-name
+    """Unweighted mean over categories of F_beta (see `_f_scores`).
+
+    Categories below `initial_category_index` (e.g. padding) are skipped.
     """
     def f(model_output, targets):
-        predictions = jnp.argmax(model_output, axis=-1)
-        _check_same_shape(predictions, targets, "argmax(model_output) and targets")
-        categories = jnp.arange(initial_category_index, model_output.shape[-1])
-        predicted = jnp.equal(predictions.reshape(-1, 1), categories)  # (items, categories)
-        actual = jnp.equal(targets.reshape(-1, 1), categories)
-        true_pos = jnp.sum(predicted & actual, axis=0)
-        denominator = beta ** 2 * jnp.sum(actual, axis=0) + jnp.sum(predicted, axis=0)
-        present = denominator > 0
-        f_scores = (1 + beta ** 2) * true_pos / jnp.where(present, denominator, 1)
-        return jnp.sum(jnp.where(present, f_scores, 0.0)) / jnp.maximum(jnp.sum(present), 1)
+        return jnp.mean(_f_scores(model_output, targets, beta, initial_category_index)[0])
     return base.Fn("MacroAveragedFScore", f)
+
+
+def WeightedFScore(beta=1.0, initial_category_index=0):  # pylint: disable=invalid-name
+    """Mean over categories of F_beta, weighted by each category's number of targets."""
+    def f(model_output, targets):
+        scores, n_targets = _f_scores(model_output, targets, beta, initial_category_index)
+        return jnp.sum(scores * n_targets) / jnp.sum(n_targets)
+    return base.Fn("WeightedFScore", f)
 
 
 def WeightedSum():  # pylint: disable=invalid-name
@@ -169,3 +195,68 @@ def CrossEntropyLossWithLogSoftmax():  # pylint: disable=invalid-name
     """`CrossEntropyLoss` with a log-softmax in front: takes logits."""
     return base.Fn("CrossEntropyLossWithLogSoftmax",
                    lambda y, t, w: _picked_log_prob_loss(jax.nn.log_softmax(y, axis=-1), t, w))
+
+
+def _Accuracy():  # pylint: disable=invalid-name
+    return base.Fn("_Accuracy", lambda predicted, target: jnp.equal(predicted, target)
+                   .astype(jnp.float32))
+
+
+def _WeightedMean():  # pylint: disable=invalid-name
+    return base.Fn("_WeightedMean", _weighted_mean)
+
+
+def _WeightedSequenceMean():  # pylint: disable=invalid-name
+    """Fraction of sequences (batch axis 0) with no weighted incorrect position."""
+    def f(values, weights):
+        not_correct = (1.0 - values) * weights
+        per_sequence = jnp.sum(not_correct, axis=tuple(range(1, not_correct.ndim)))
+        return jnp.mean(1.0 - jnp.minimum(1.0, per_sequence))
+    return base.Fn("_WeightedSequenceMean", f)
+
+
+def Accuracy(classifier=None):  # pylint: disable=invalid-name
+    """`(model_output, targets, weights)` -> weighted fraction where
+    `classifier(model_output) == targets` (classifier: `ArgMax()` by default)."""
+    return cb.Serial(classifier or core.ArgMax(), _Accuracy(), _WeightedMean(),
+                     name="Accuracy", sublayers_to_print=[])
+
+
+def SequenceAccuracy(classifier=None):  # pylint: disable=invalid-name
+    """`(model_output, targets, weights)` -> fraction of sequences right at every
+    position of nonzero weight (classifier: `ArgMax()` by default)."""
+    return cb.Serial(classifier or core.ArgMax(), _Accuracy(), _WeightedSequenceMean(),
+                     name="SequenceAccuracy", sublayers_to_print=[])
+
+
+def _BinaryCrossEntropy():  # pylint: disable=invalid-name
+    """Trax's `-(t . log p + (1 - t) . log(1 - p)) / batch` on probabilities `p`."""
+    def f(model_output, targets):
+        _check_same_shape(model_output, targets, "model_output and targets")
+        j = jnp.dot(jnp.transpose(targets), jnp.log(model_output))
+        j += jnp.dot(jnp.transpose(1 - targets), jnp.log(1 - model_output))
+        return -1.0 / model_output.shape[0] * jnp.squeeze(j)
+    return base.Fn("_BinaryCrossEntropy", f)
+
+
+def BinaryCrossEntropyLoss():  # pylint: disable=invalid-name
+    """Trax's binary cross-entropy on PROBABILITIES, as a `(p, t, weights)` loss."""
+    return cb.Serial(_BinaryCrossEntropy(), _WeightedMean(),
+                     name="BinaryCrossEntropyLoss", sublayers_to_print=[])
+
+
+def _CrossEntropy():  # pylint: disable=invalid-name
+    return base.Fn("_CrossEntropy", lambda log_probs, targets: -jnp.sum(
+        log_probs * core.one_hot(targets, log_probs.shape[-1]), axis=-1))
+
+
+def CrossEntropySum():  # pylint: disable=invalid-name
+    """`sum(weights * -log_probs[targets])` on log-probabilities."""
+    return cb.Serial(_CrossEntropy(), WeightedSum(), name="CrossEntropySum",
+                     sublayers_to_print=[])
+
+
+def BinaryCrossEntropySum():  # pylint: disable=invalid-name
+    """`_BinaryCrossEntropy` times the weights, summed (Trax)."""
+    return cb.Serial(_BinaryCrossEntropy(), WeightedSum(), name="BinaryCrossEntropySum",
+                     sublayers_to_print=[])

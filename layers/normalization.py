@@ -100,3 +100,40 @@ class BatchNorm(base.Layer):
         if self._center:
             y = y + beta[expand]
         return y.astype(x.dtype), state
+
+
+class FilterResponseNorm(base.Layer):
+    """Filter response normalization (Singh & Krishnan 2019, arXiv:1911.09737), without
+    the thresholded linear unit: `gamma * x / sqrt(mean(x^2 over spatial axes) + eps) + beta`.
+
+    Weights `(gamma, beta, epsilon_l)`: `epsilon_l` is `(learnt,)` with
+    `learn_epsilon=True` (then `eps = init_epsilon + |learnt|`), else `()`.
+    """
+
+    def __init__(self, mode=None, learn_epsilon=False, init_epsilon=1e-6,
+                 init_learnt_epsilon=1e-4):
+        del mode  # Trax accepts and ignores it.
+        if init_epsilon <= 0 or init_learnt_epsilon <= 0:
+            raise ValueError(f"FilterResponseNorm epsilons must be > 0, got {init_epsilon} "
+                             f"and {init_learnt_epsilon}")
+        super().__init__(name="FilterResponseNorm")
+        self._learn_epsilon = learn_epsilon
+        self._init_epsilon = init_epsilon
+        self._init_learnt_epsilon = init_learnt_epsilon
+
+    def forward(self, x, weights):
+        gamma, beta, epsilon_l = weights
+        epsilon = self._init_epsilon
+        if not (isinstance(epsilon_l, tuple) and epsilon_l == ()):
+            epsilon = epsilon + jnp.abs(epsilon_l[0])
+        axes = tuple(range(1, x.ndim - 1))  # Not the batch, not the channels.
+        nu2 = jnp.mean(x ** 2, axis=axes, keepdims=True)  # (B, 1, 1, C)
+        return gamma * x / jnp.sqrt(nu2 + epsilon) + beta
+
+    def init_weights_and_state(self, input_signature, rng):
+        del rng
+        channels = input_signature.shape[-1]
+        epsilon_l = (jnp.array(self._init_learnt_epsilon, jnp.float32),) \
+            if self._learn_epsilon else ()
+        return (jnp.ones((channels,), jnp.float32), jnp.zeros((channels,), jnp.float32),
+                epsilon_l), ()

@@ -1,5 +1,6 @@
-"""Recurrent layers: `LSTMCell`, `GRUCell`, the sequence layers `LSTM` and `GRU`, and
-`ResettableLSTM` / `ResettableGRU` for RL torsos whose episodes end mid-sequence.
+"""Recurrent layers: `LSTMCell`, `GRUCell`, the sequence layers `LSTM` and `GRU`,
+`ResettableLSTM` / `ResettableGRU` for RL torsos whose episodes end mid-sequence, and
+Trax's `GeneralGRUCell`, `ConvGRUCell`, `InnerSRUCell`, `ScanSRUCell` and `SRU`.
 
 A cell maps `(x_t, carry) -> (y_t, new_carry)`. For the LSTM the carry is
 `concat(c, h)` of width `2 * n_units` (Trax's layout); for the GRU it is `h`.
@@ -30,10 +31,13 @@ import jax
 from jax import numpy as jnp
 
 from trax_rl import shapes
+from trax_rl.layers import activation_fns
 from trax_rl.layers import base
 from trax_rl.layers import initializers as init
-from trax_rl.layers.combinators import Branch, Scan, Select, Serial
-from trax_rl.layers.core import check_mode
+from trax_rl.layers.combinators import (Branch, Dup, Gate, Multiply, Parallel, Scan, Select,
+                                        Serial, Split)
+from trax_rl.layers.convolution import Conv
+from trax_rl.layers.core import Dense, Dropout, check_mode
 
 
 def reset_carry(carry, done):
@@ -212,3 +216,80 @@ def ResettableLSTM(n_units, axis=1, forget_bias=1.0):  # pylint: disable=invalid
 def ResettableGRU(n_units, axis=1):  # pylint: disable=invalid-name
     """GRU over `(xs, resets, carry[B, n_units])` for RL torsos; time is `axis`."""
     return _ResettableRNN(GRUCell(n_units), axis, f"ResettableGRU_{n_units}")
+
+
+# -- Trax's other recurrent blocks -----------------------------------------------------------
+
+
+def GeneralGRUCell(candidate_transform, memory_transform_fn=None,  # pylint: disable=invalid-name
+                   gate_nonlinearity=activation_fns.Sigmoid,
+                   candidate_nonlinearity=activation_fns.Tanh, dropout_rate_c=0.1,
+                   sigmoid_bias=0.5):
+    """A GRU cell with configurable transforms (Trax's `GeneralGRUCell`), on one item:
+
+    `u = gate(T_u(s) + bias)`, `r = gate(T_r(s) + bias)`,
+    `c = Dropout(cand(T_c(r * s)))`, `s' = u * s + (1 - u) * c`,
+    where each `T` is a fresh `candidate_transform()`.
+    """
+    def add_bias():
+        return base.Fn(f"AddSigmoidBias({sigmoid_bias})", lambda x: x + sigmoid_bias)
+    gate_block = [candidate_transform(), add_bias(), gate_nonlinearity()]  # u
+    reset_block = [candidate_transform(), add_bias(), gate_nonlinearity()]  # r
+    candidate_block = [
+        Dup(),                      # (s, s)
+        reset_block,                # (r, s)
+        Multiply(),                 # (r * s)
+        candidate_transform(),
+        candidate_nonlinearity(),
+        Dropout(rate=dropout_rate_c),
+    ]
+    memory_transform = memory_transform_fn() if memory_transform_fn else []
+    return Serial(
+        Branch(memory_transform, gate_block, candidate_block),  # (s, u, c)
+        Gate())                                                 # (u * s + (1 - u) * c)
+
+
+def ConvGRUCell(n_units, kernel_size=(3, 3)):  # pylint: disable=invalid-name
+    """Convolutional GRU (Kaiser & Sutskever 2015, arXiv:1511.08228) on `(B, H, W, C)`."""
+    return GeneralGRUCell(
+        candidate_transform=lambda: Conv(filters=n_units, kernel_size=kernel_size,
+                                         padding="SAME"),
+        memory_transform_fn=None,
+        gate_nonlinearity=activation_fns.Sigmoid,
+        candidate_nonlinearity=activation_fns.Tanh)
+
+
+def InnerSRUCell():  # pylint: disable=invalid-name
+    """`(x * (1 - f), f, c) -> (c', c')` with `c' = f * c + x * (1 - f)`: one SRU step."""
+    def f(x_times_one_minus_f, forget, state):
+        new_state = forget * state + x_times_one_minus_f
+        return new_state, new_state
+    return base.Fn("InnerSRUCell", f, n_out=2)
+
+
+def ScanSRUCell(mode, monkey_patched_mask=None):  # pylint: disable=invalid-name
+    """`InnerSRUCell` scanned over axis 1 (Trax's; the Terraformer mask is not supported)."""
+    if monkey_patched_mask is not None:
+        raise ValueError("ScanSRUCell's monkey_patched_mask (Terraformer) is not supported")
+    return Scan(InnerSRUCell(), axis=1, mode=check_mode(mode))
+
+
+def SRU(n_units, activation=None, mode="train"):  # pylint: disable=invalid-name
+    """Simple Recurrent Unit (Lei et al. 2017, arXiv:1709.02755) over `(B, T, D)`, D = n_units:
+
+    `y_t = W x_t`, `f_t = sigmoid(W_f x_t)`, `r_t = sigmoid(W_r x_t)`,
+    `c_t = f_t c_{t-1} + (1 - f_t) y_t`,
+    `h_t = r_t act(c_t) + (1 - r_t) x_t sqrt(3)` (Trax's scaling of the highway term).
+    """
+    sigmoid = activation_fns.Sigmoid()
+    return Serial(                                           # x
+        Branch(Dense(3 * n_units), []),                      # r_f_y, x
+        Split(n_items=3),                                    # r, f, y, x
+        Parallel(sigmoid, sigmoid),                          # r, f, y, x
+        base.Fn("", lambda r, f, y: (y * (1.0 - f), f, r), n_out=3),  # y(1-f), f, r, x
+        Parallel([], [], Branch(MakeZeroState(), [])),       # y(1-f), f, c0, r, x
+        ScanSRUCell(mode=mode),                              # c, c_final, r, x
+        Select([0], n_in=2),                                 # c, r, x
+        activation if activation is not None else [],        # act(c), r, x
+        base.Fn("FinalSRUGate", lambda c, r, x: c * r + x * (1 - r) * (3 ** 0.5)),
+        name=f"SRU_{n_units}", sublayers_to_print=[])

@@ -100,10 +100,47 @@ def test_jit_is_identity_on_numpy_and_jax_jit_on_jax():
 
 
 def test_transforms_are_jax():
-    assert fastmath.random is jax.random
     value, grads = fastmath.value_and_grad(lambda x: (x ** 3).sum())(fastnp.ones(2) * 2.0)
     assert float(value) == 16.0
     np.testing.assert_array_equal(grads, [12.0, 12.0])
     np.testing.assert_array_equal(fastmath.vmap(lambda x: x.sum())(fastnp.ones((3, 2))),
                                   [2.0, 2.0, 2.0])
     assert float(fastmath.grad(lambda x: fastmath.stop_gradient(x) * x)(3.0)) == 3.0
+
+
+def test_random_has_traxs_helpers_on_jax_keys():
+    from trax_rl.fastmath import random  # Importable as a module, as in Trax.
+    key = fastmath.random.get_prng(0)
+    np.testing.assert_array_equal(key, jax.random.PRNGKey(0))
+    a, b = fastmath.random.split(key)
+    assert not np.array_equal(a, b)
+    assert fastmath.random.split(key, 3).shape == (3,) + key.shape
+    np.testing.assert_array_equal(fastmath.random.fold_in(key, 7), jax.random.fold_in(key, 7))
+    u = fastmath.random.uniform(key, (1000,), minval=2.0, maxval=3.0)
+    assert u.dtype == np.float32 and 2.0 <= float(u.min()) and float(u.max()) < 3.0
+    ints = fastmath.random.randint(key, (1000,), 0, 5)  # Trax: min/max positional, int32.
+    assert ints.dtype == np.int32 and set(np.unique(ints)) == {0, 1, 2, 3, 4}
+    normal = fastmath.random.normal(key, (10000,))
+    assert abs(float(normal.mean())) < 0.05 and abs(float(normal.std()) - 1) < 0.05
+    coins = fastmath.random.bernoulli(key, 0.25, (10000,))
+    assert coins.dtype == np.bool_ and abs(float(coins.mean()) - 0.25) < 0.02
+    assert random.categorical is jax.random.categorical  # The rest of jax.random.
+    with pytest.raises(TypeError, match="integer seed"):
+        random.get_prng("0")
+
+
+def test_trax_fastmath_ops():
+    x = fastnp.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(fastmath.logsumexp(x, axis=-1),
+                               np.log(np.exp([1, 3]) + np.exp([2, 4])), rtol=1e-6)
+    np.testing.assert_allclose(fastmath.expit(0.0), 0.5)
+    np.testing.assert_array_equal(fastmath.index_update(fastnp.zeros(3), 1, 5.0), [0, 5, 0])
+    np.testing.assert_array_equal(fastmath.index_add(fastnp.ones(3), 2, 1.0), [1, 1, 2])
+    keys, values = fastmath.sort_key_val(fastnp.array([3, 1, 2]), fastnp.array([0, 1, 2]))
+    np.testing.assert_array_equal(values, [1, 2, 0])
+    assert fastmath.is_backend("jax") and not fastmath.is_backend("numpy")
+    double = fastmath.custom_vjp(lambda v: 2 * v, lambda v: (2 * v, None),
+                                 lambda _, g: (3 * g,))
+    assert float(fastmath.grad(double)(1.0)) == 3.0
+    carry, ys = fastmath.scan(lambda c, v: (c + v, c), 0.0, fastnp.arange(3.0))
+    assert float(carry) == 3.0

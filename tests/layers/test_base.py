@@ -279,3 +279,65 @@ def test_old_layout_checkpoint_is_a_clear_error(tmp_path):
     model = tl.Serial(tl.Dense(2))
     with pytest.raises(checkpoint.CheckpointError, match="old weight layout"):
         model.init_from_file(path, weights_only=True, input_signature=shapes.ShapeDtype((1, 3)))
+
+
+# --- LayerError as Trax gives it (issue item 6). ---
+
+
+class Broken(tl.Layer):
+    """Trax style; fails in forward on inputs wider than those it was initialized for."""
+
+    def forward(self, x):
+        return x @ self.weights
+
+    def init_weights_and_state(self, input_signature):
+        self.weights = jnp.ones((input_signature.shape[-1], input_signature.shape[-1]))
+
+
+def test_layer_error_names_trax_style_layer_site_and_shapes_inside_nested_combinators():
+    broken = Broken()  # This line is the creation site the error must name.
+    line = __import__("inspect").currentframe().f_lineno - 1
+    model = tl.Serial(tl.Relu(), tl.Branch(tl.Serial(tl.Dup(), tl.Parallel(broken, None)),
+                                           None))
+    model.init(shapes.ShapeDtype((4, 2)))
+    x = np.ones((4, 3), np.float32)
+    with pytest.raises(tl.LayerError) as info:
+        jax.jit(model.pure_fn)(x, model.weights, model.state, None)
+    message = str(info.value)
+    assert "Exception passing through layer Broken (in pure_fn)" in message
+    assert f"test_base.py, line {line}" in message
+    assert "(4, 3)" in message and "float32" in message
+    with pytest.raises(tl.LayerError, match=r"layer Dense_2 \(in init\)"):
+        tl.Serial(tl.Dense(2)).init(shapes.ShapeDtype(()))
+
+
+class ScaledGradient(tl.Layer):
+    """Trax's custom-backward API: identity forward, gradient times 10 for the inputs."""
+
+    def forward(self, x):
+        return x * self.weights
+
+    def init_weights_and_state(self, input_signature):
+        self.weights = jnp.ones(input_signature.shape[-1:])
+
+    @property
+    def has_backward(self):
+        return True
+
+    def backward(self, inputs, output, grad, weights, state, new_state, rng):
+        return 10.0 * grad * weights, jnp.sum(grad * inputs, axis=0) * 0.0
+
+
+def test_custom_backward_as_in_trax():
+    layer = ScaledGradient()
+    model = tl.Serial(tl.Dense(3), layer)
+    x = np.ones((2, 3), np.float32)
+    weights, state = model.init(shapes.signature(x))
+
+    def loss(ws, x):
+        return jnp.sum(model.pure_fn(x, ws, state, None)[0])
+
+    grads_w, grads_x = jax.jit(jax.grad(loss, argnums=(0, 1)))(weights, x)
+    np.testing.assert_array_equal(grads_w[1], np.zeros(3))
+    w, _ = weights[0]
+    np.testing.assert_allclose(grads_x, np.tile(10.0 * w.sum(1), (2, 1)), rtol=1e-5)

@@ -44,7 +44,7 @@ def test_dense_matches_numpy():
 
 
 def test_orthogonal_initializer_gain():
-    layer = tl.Dense(4, kernel_initializer=tl.OrthogonalInitializer(gain=np.sqrt(2)))
+    layer = tl.Dense(4, kernel_initializer=tl.OrthogonalInitializer(stddev=np.sqrt(2)))
     weights, _ = layer.init(shapes.ShapeDtype((1, 4)))
     w = np.asarray(weights[0])
     np.testing.assert_allclose(w.T @ w, 2.0 * np.eye(4), atol=1e-5)

@@ -52,3 +52,17 @@ def test_file_for_another_model_names_the_mismatch(tmp_path):
 def test_init_from_file_needs_a_structure(tmp_path):
     with pytest.raises(ValueError, match="input_signature"):
         tl.Dense(2).init_from_file(str(tmp_path / "missing.ckpt"))
+
+
+def test_old_dict_layout_params_never_restore_into_traxs_layout(tmp_path):
+    # Agents checkpoint params with trax_rl.checkpoint directly; a file from before
+    # Trax's layouts ({'w', 'b'} dicts) must be refused by key path, not restored wrongly.
+    model = tl.Serial(tl.Dense(3), tl.Relu(), tl.Dense(2))
+    params, _ = model.init(shapes.ShapeDtype((1, 4)))
+    old = ({"w": np.zeros((4, 3)), "b": np.zeros(3)}, (), {"w": np.zeros((3, 2)),
+                                                         "b": np.zeros(2)})
+    path = str(tmp_path / "agent.ckpt")
+    checkpoint.save(path, {"params": old})
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=r"different model.*\['params'\]\[0\]\[0\].*\['params'\]\[0\]\['b'\]"):
+        checkpoint.restore(path, {"params": params})

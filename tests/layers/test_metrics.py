@@ -85,11 +85,10 @@ def test_macro_averaged_f_score_matches_per_class_formula():
     predictions = logits.argmax(-1)
     targets = np.array([0, 1, 2, 2, 1, 1])
     scores = []
-    for k in range(4):  # Category 3 is in neither, so it is left out of the mean.
+    for k in range(4):  # Category 3 is in neither: F = 0/0 counts as 0, as in Trax.
         tp = np.sum((predictions == k) & (targets == k))
         denominator = np.sum(targets == k) + np.sum(predictions == k)
-        if denominator:
-            scores.append(2 * tp / denominator)
+        scores.append(2 * tp / denominator if denominator else 0.0)
     assert _apply(metrics.MacroAveragedFScore(), logits, targets) == \
         pytest.approx(np.mean(scores))
 

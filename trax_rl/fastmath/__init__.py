@@ -1,8 +1,10 @@
 """Backend switch for array math: `fastmath.numpy` follows 'jax' or 'numpy'.
 
-Owns the Trax `fastmath` surface: the `numpy` proxy, the JAX transforms that
-layers and agents use (`grad`, `value_and_grad`, `jit`, `vmap`, `random`,
-`stop_gradient`), and `use_backend` / `backend_name`.
+Owns the Trax `fastmath` surface: the `numpy` proxy, `random` (Trax's helpers, in
+`fastmath/random.py`), the JAX transforms and ops Trax code calls through fastmath
+(`grad`, `value_and_grad`, `jit`, `vmap`, `stop_gradient`, `logsumexp`, `expit`,
+`sigmoid`, `erf`, `scan`, `cond`, `fori_loop`, `index_update`, ...), and
+`use_backend` / `backend_name`.
 
 `numpy` is a proxy, not a module, so a name bound before a backend switch
 (`from trax_rl.fastmath import numpy as fastnp`) follows the switch: every
@@ -19,20 +21,52 @@ import threading
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special as jax_special
 import numpy as onp
+
+from trax_rl.fastmath import random
 
 __all__ = [
     "Backend",
+    "abstract_eval",
     "backend",
     "backend_name",
+    "cond",
+    "custom_vjp",
+    "disable_jit",
+    "dynamic_slice",
+    "dynamic_slice_in_dim",
+    "dynamic_update_slice",
+    "dynamic_update_slice_in_dim",
+    "erf",
+    "expit",
+    "fori_loop",
+    "global_device_count",
     "grad",
+    "index_add",
+    "index_max",
+    "index_min",
+    "index_update",
+    "is_backend",
     "jit",
+    "local_device_count",
+    "logsumexp",
+    "lt",
+    "map",
     "numpy",
+    "pmap",
+    "psum",
     "random",
+    "remat",
+    "scan",
     "set_backend",
+    "sigmoid",
+    "sort_key_val",
     "stop_gradient",
+    "top_k",
     "use_backend",
     "value_and_grad",
+    "vjp",
     "vmap",
 ]
 
@@ -124,11 +158,72 @@ class _NumpyProxy:
 
 
 numpy = _NumpyProxy()
-random = jax.random
 grad = jax.grad
 value_and_grad = jax.value_and_grad
 vmap = jax.vmap
+vjp = jax.vjp
+pmap = jax.pmap
+psum = jax.lax.psum
 stop_gradient = jax.lax.stop_gradient
+remat = jax.checkpoint
+disable_jit = jax.disable_jit
+global_device_count = jax.device_count
+local_device_count = jax.local_device_count
+# Trax's fastmath ops (JAX backend), under Trax's names.
+logsumexp = jax_special.logsumexp
+expit = jax_special.expit
+sigmoid = jax_special.expit
+erf = jax_special.erf
+scan = jax.lax.scan
+map = jax.lax.map  # noqa: A001 -- Trax's name.
+fori_loop = jax.lax.fori_loop
+cond = jax.lax.cond
+lt = jax.lax.lt
+top_k = jax.lax.top_k
+dynamic_slice = jax.lax.dynamic_slice
+dynamic_slice_in_dim = jax.lax.dynamic_slice_in_dim
+dynamic_update_slice = jax.lax.dynamic_update_slice
+dynamic_update_slice_in_dim = jax.lax.dynamic_update_slice_in_dim
+
+
+def index_update(x, idx, y):
+    return jnp.asarray(x).at[idx].set(y)
+
+
+def index_add(x, idx, y):
+    return jnp.asarray(x).at[idx].add(y)
+
+
+def index_min(x, idx, y):
+    return jnp.asarray(x).at[idx].min(y)
+
+
+def index_max(x, idx, y):
+    return jnp.asarray(x).at[idx].max(y)
+
+
+def sort_key_val(keys, values, dimension=-1):
+    """Sorts `keys` along `dimension` and `values` with them: `(sorted_keys, values)`."""
+    return jax.lax.sort_key_val(keys, values, dimension)
+
+
+def custom_vjp(f, f_fwd, f_bwd, nondiff_argnums=()):
+    """Trax's `custom_vjp(f, f_fwd, f_bwd)`: `f` with the backward pass `f_bwd`."""
+    wrapped = jax.custom_vjp(lambda *args: f(*args), nondiff_argnums=nondiff_argnums)
+    wrapped.defvjp(f_fwd, f_bwd)
+    return wrapped
+
+
+def abstract_eval(f):
+    """Returns `f` evaluated on shapes: takes and returns `ShapeDtype`-like values."""
+    def shape_fun(*args, **kwargs):
+        return jax.eval_shape(f, *args, **kwargs)
+    return shape_fun
+
+
+def is_backend(name):
+    """Whether the current backend is `name` ('jax' or 'numpy')."""
+    return _current is _parse(name)
 
 
 def jit(fun=None, **kwargs):

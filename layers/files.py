@@ -1,0 +1,75 @@
+"""Layer files: `save_to_file` / `init_from_file`, keyed by tree path, never pickled.
+
+A mixin of `base.Layer`. Files record the weight layout they were written with; files
+from before Trax's layouts (dict weights such as `{"w", "b"}`) are refused with a clear
+error instead of a wrong restore.
+"""
+
+import re
+
+import jax
+
+from trax_rl import checkpoint
+
+
+class FileIO:
+    """`save_to_file` and `init_from_file` for `base.Layer`."""
+
+    def save_to_file(self, path, weights_only=False):
+        """Saves weights (and state unless `weights_only`) atomically, keyed by tree path."""
+        tree = {"weights": self.weights}
+        if not weights_only:
+            tree["state"] = self.state
+        checkpoint.save(path, tree, metadata={"layer": repr(self), "weights_only": weights_only,
+                                              "layout": WEIGHTS_LAYOUT})
+
+    def init_from_file(self, path, weights_only=False, input_signature=None):
+        """Loads weights (and state unless `weights_only`) saved by `save_to_file`.
+
+        The layer's structure comes from its current weights, or, if it has none yet, from
+        initializing it abstractly on `input_signature`. A file written for another model
+        raises `checkpoint.CheckpointError` naming the first mismatching weight.
+        """
+        if input_signature is not None and not self.has_weights:
+            weights, state = self.init_with_signature(input_signature, jax.random.PRNGKey(0))
+        elif self.has_weights:
+            weights, state = self.weights, self.state
+        else:
+            raise ValueError(f"Layer {self._name} has no weights to match the file {path!r} "
+                             f"against: pass input_signature= or call init first.")
+        _check_layout(path)
+        has_state = any(k.startswith("['state']") for k in checkpoint.read_keys(path))
+        if not weights_only and not has_state and jax.tree.leaves(state):
+            raise checkpoint.CheckpointError(
+                f"{path} holds weights only; load it with weights_only=True")
+        target = {"weights": weights}
+        if has_state and not weights_only:
+            target["state"] = state
+        restored = checkpoint.restore(path, target, partial=weights_only)
+        self.weights = restored["weights"]
+        self.state = restored.get("state", state)
+        return restored["weights"]
+
+
+# Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".
+WEIGHTS_LAYOUT = "trax"
+# The dict keys layers used before Trax's layouts; a file holding one of them as a key
+# path component (`...['w']`) and no layout marker predates the change.
+_OLD_LAYOUT_KEYS = re.compile(
+    r"\['(w|b|embedding|scale|bias|encoding|w_gates|b_gates|w_candidate|b_candidate)'\]")
+
+
+def _check_layout(path):
+    """Rejects a file written with the old dict layouts, in one clear line.
+
+    Files written by `save_to_file` (and the supervised Loop) carry the layout in their
+    metadata; other checkpoints (the agents') are judged by their key paths.
+    """
+    metadata = checkpoint.read_metadata(path) or {}
+    if isinstance(metadata, dict) and metadata.get("layout") == WEIGHTS_LAYOUT:
+        return
+    if any(_OLD_LAYOUT_KEYS.search(k) for k in checkpoint.read_keys(path)):
+        raise checkpoint.CheckpointError(
+            f"{path} was written with trax_rl's old weight layout (dicts such as "
+            f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "
+            f"Re-create it from a model of the old version, or retrain.")
