@@ -92,22 +92,30 @@ class Runner:
         self._replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         self._sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
-        init_rng, rng = jax.random.split(jax.random.PRNGKey(random_seed))
         sample = tasks[0].sample_batch
         sig = shapes.signature(tuple(sample[:model.n_in]))
         sig = sig[0] if model.n_in == 1 else sig
-        weights, state = model.init(sig, rng=init_rng)
-        self._losses = [_End(model, t.loss_layer, t.sample_batch, sig, weights, state)
-                        for t in tasks]
-        self._metrics = [[_End(eval_model, m, t.sample_batch, sig, weights, state)
-                          for m in t.metrics] for t in eval_tasks]
         self._optimizers = [_optimizer(t) for t in tasks]
-        tree = {"weights": weights, "state": state,
-                "opt_states": tuple(opt.init(weights) for opt in self._optimizers),
-                "step": jnp.zeros((), jnp.int32), "rng": rng,
-                "bad_step": jnp.zeros((), jnp.int32)}
-        # A copy: the layer keeps its init arrays, the Loop's own ones are donated.
-        self._tree = jax.device_put(jax.tree.map(jnp.array, tree), self._replicated)
+
+        def init(key):
+            init_rng, rng = jax.random.split(key)
+            weights, state = model.init_with_signature(sig, init_rng)
+            return {"weights": weights, "state": state,
+                    "opt_states": tuple(opt.init(weights) for opt in self._optimizers),
+                    "step": jnp.zeros((), jnp.int32), "rng": rng,
+                    "bad_step": jnp.zeros((), jnp.int32)}
+
+        # One compiled program: initializing eagerly compiles every op on its own.
+        key = jax.random.PRNGKey(random_seed)
+        abstract = jax.eval_shape(init, key)
+        self._losses = [_End(model, t.loss_layer, t.sample_batch, sig, abstract["weights"],
+                             abstract["state"]) for t in tasks]
+        self._metrics = [[_End(eval_model, m, t.sample_batch, sig, abstract["weights"],
+                               abstract["state"]) for m in t.metrics] for t in eval_tasks]
+        self._tree = jax.jit(init, out_shardings=self._replicated)(key)
+        # Host copies for the layer (Trax's `model(x)` after init): the Loop's own device
+        # arrays are donated to the train step.
+        self.sync_to_layers()
         self._train_steps = [self._jit(self._make_train_step(i), donate=True)
                              for i in range(len(tasks))]
         self._eval_steps = [self._jit(self._make_eval_step(i), donate=False)
@@ -182,10 +190,10 @@ class Runner:
         self._tree = jax.device_put(tree, self._replicated)
 
     def sync_to_layers(self):
-        """Puts the current weights and state on the model objects (Trax's `model(x)`)."""
+        """Puts host copies of the weights and state on the models (Trax's `model(x)`)."""
+        weights, state = jax.device_get((self._tree["weights"], self._tree["state"]))
         for layer in {id(self._model): self._model, id(self._eval_model): self._eval_model}.values():
-            layer.weights = self._tree["weights"]
-            layer.state = self._tree["state"]
+            layer.weights, layer.state = weights, state
 
 
 def default_writer(output_dir, step, wandb=False, wandb_project="trax_rl", config=None):
