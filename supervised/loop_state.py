@@ -203,11 +203,6 @@ def default_writer(output_dir, step, wandb=False, wandb_project="trax_rl", confi
     JSONL and purged from TensorBoard, so a resumed run logs each step once.
     """
     runs.truncate_jsonl(os.path.join(output_dir, "metrics.jsonl"), step)
-    sinks = [writers.JsonlSink(os.path.join(output_dir, "metrics.jsonl")),
-             writers.TensorBoardSink(output_dir, purge_step=step + 1 if step else None)]
-    if wandb:
-        sinks.append(writers.WandbSink(wandb_project, config=config, dir=output_dir))
-    writer = writers.MetricWriter(sinks)
-    if config is not None:
-        writer.write_config(config)
-    return writer
+    return writers.create_writer(output_dir, console=False, wandb=wandb,
+                                 wandb_project=wandb_project, config=config,
+                                 purge_step=step + 1 if step else None)
