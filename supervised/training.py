@@ -41,6 +41,7 @@ from trax_rl import checkpoint as ckpt_lib
 from trax_rl import data as data_lib
 from trax_rl import runs
 from trax_rl import train_state
+from trax_rl.layers import base as tl_base
 from trax_rl.supervised import loop_state
 
 __all__ = ["EvalTask", "Loop", "NonFiniteError", "TrainTask"]
@@ -368,6 +369,8 @@ class Loop:
             "eval_batches": [t._stream.n_drawn for t in self._eval_tasks],  # noqa: SLF001
             "loss_sums": self._sums,
             "model": repr(self._model),
+            # What `Layer.init_from_file` checks: weights in Trax's layouts.
+            "layout": tl_base.WEIGHTS_LAYOUT,
         }
         ckpt_lib.save(os.path.join(self._output_dir, filename), self._runner.state_tree(),
                       metadata=metadata)

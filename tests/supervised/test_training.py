@@ -76,8 +76,13 @@ def test_eval_metrics_match_numpy(tmp_path, task_data):
 
 
 def test_checkpoint_is_read_by_init_from_file(tmp_path, task_data):
-    loop = _loop(str(tmp_path), *task_data)
+    task = training.TrainTask(pipeline(*task_data)(), tl.WeightedCategoryCrossEntropy(),
+                              optimizers.Adam(0.05), n_steps_per_checkpoint=10,
+                              n_steps_per_permanent_checkpoint=4)
+    loop = training.Loop(make_model(), task, output_dir=str(tmp_path))
     loop.run(10)
+    assert {"model.ckpt", "model_4.ckpt", "model_8.ckpt"} <= set(os.listdir(tmp_path))
+    assert checkpoint.read_metadata(str(tmp_path / "model_4.ckpt"))["step"] == 4
     fresh = make_model()
     fresh.init_from_file(str(tmp_path / "model.ckpt"), weights_only=True,
                          input_signature=jax.ShapeDtypeStruct((2, 10), np.int32))
