@@ -100,7 +100,10 @@ def held_out_batches(data_dir, vocab_file, split_train=False):
         chunk.sort(key=lambda ex: len(ex[0]))  # Similar lengths pad less.
         for i in range(0, len(chunk), 16):
             examples = chunk[i:i + 16]
-            yield (data.pad_to_max_dims([ex[0] for ex in examples]),
+            # Power-of-two lengths: a handful of shapes, so a handful of compilations.
+            longest = max(len(ex[0]) for ex in examples)
+            yield (data.pad_to_max_dims([ex[0] for ex in examples],
+                                        boundary=1 << max(0, longest - 1).bit_length()),
                    np.asarray([ex[1] for ex in examples], np.int64))
 
 

@@ -94,12 +94,20 @@ class _Killed(Exception):
     pass
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """(run dir, final weights) of 30 steps never stopped."""
+    full = str(tmp_path_factory.mktemp("full"))
+    reference = _loop(full, *make_data())
+    reference.run(30)
+    return full, reference.model.weights
+
+
 @pytest.mark.parametrize("kill_at", [("step", 17), ("step", 20), ("save", 2)])
 def test_killed_and_restarted_run_matches_an_uninterrupted_one(tmp_path, task_data,
-                                                               monkeypatch, kill_at):
-    full = str(tmp_path / "full")
-    reference = _loop(full, *task_data)
-    reference.run(30)
+                                                               monkeypatch, kill_at,
+                                                               uninterrupted):
+    full, reference_weights = uninterrupted
 
     killed = str(tmp_path / "killed")
     kind, when = kill_at
@@ -127,7 +135,7 @@ def test_killed_and_restarted_run_matches_an_uninterrupted_one(tmp_path, task_da
     resumed = _loop(killed, *task_data)
     assert resumed.step in (1, 10)
     resumed.run(30 - resumed.step)
-    jax.tree.map(np.testing.assert_array_equal, resumed.model.weights, reference.model.weights)
+    jax.tree.map(np.testing.assert_array_equal, resumed.model.weights, reference_weights)
     assert _records(killed) == _records(full)
 
 
