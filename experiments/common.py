@@ -197,9 +197,8 @@ def _check_flags(algo, args, vec_env):
     """One-line errors for flag combinations no backend supports."""
     if args.torso not in ("mlp", "transformer", "lstm"):
         raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
-    if args.torso == "lstm" and (algo.NAME != "ppo" or vec_env is not None):
-        raise UsageError(f"--torso=lstm runs with PPO on JAX envs, not {algo.NAME} on "
-                         f"{args.env}{' (bridge)' if vec_env is not None else ''}")
+    if args.torso == "lstm" and algo.NAME != "ppo":
+        raise UsageError(f"--torso=lstm runs with PPO, not {algo.NAME}")
     if args.torso == "transformer" and vec_env is not None:
         raise UsageError(f"--torso=transformer runs on JAX envs (it reads a window of "
                          f"observations), not through the bridge ({args.env})")
