@@ -92,3 +92,23 @@ def test_init_from_starts_every_seed_from_the_given_weights(tmp_path, monkeypatc
     with pytest.raises(SystemExit):  # A different network: one line, exit 2.
         common.main(ppo, ppo_script.Args, {}, argv=TINY + [
             "--env=Acrobot-v1", f"--init_from={first}", f"--output_dir={tmp_path / 'x'}"])
+
+
+def test_train_in_one_call_on_a_jax_env_and_through_the_bridge():
+    from trax_rl import agents
+
+    result = agents.train("a2c", "CartPole-v1", total_timesteps=512, num_envs=4,
+                          num_steps=32, num_seeds=2, seed=3)
+    assert result.metrics["charts/env_steps"].shape == (2, 4)
+    assert jax.tree.leaves(result.params)[0].shape[0] == 2
+    # FrozenLake-v1 has no JAX port: the host bridge.
+    bridged = agents.train(ppo, "FrozenLake-v1", config=ppo.PPOConfig(
+        total_timesteps=256, num_envs=2, num_steps=32, num_minibatches=2))
+    assert bridged.metrics["charts/env_steps"].tolist() == [64, 128, 192, 256]
+    start = jax.tree.map(np.zeros_like, result.learner_state.params)
+    start = jax.tree.map(lambda x: x[0], start)
+    again = agents.train("a2c", "CartPole-v1", total_timesteps=128, num_envs=4, num_steps=32,
+                         init_params=start, learning_rate=1e-9, anneal_lr=False)
+    assert max(float(np.abs(x).max()) for x in jax.tree.leaves(again.params)) < 1e-6
+    with pytest.raises(ValueError, match="algo must be one of"):
+        agents.train("dqn", "CartPole-v1")
