@@ -38,11 +38,14 @@ class LoadedPolicy:
     """A trained policy from a run folder: `policy(obs) -> action`, host numpy in and out.
 
     Attributes: `config` (the run's flags), `policy` (the `networks.Policy`), `params`,
-    `transform` (raw observation -> network input; one-hot for Discrete observations).
+    `transform` (raw observation -> network input; one-hot for Discrete observations),
+    `obs_shape` (one transformed observation).
     """
 
-    def __init__(self, config, policy, params, transform, deterministic=True, key=None):
+    def __init__(self, config, policy, params, transform, obs_shape, deterministic=True,
+                 key=None):
         self.config, self.policy, self.params = config, policy, params
+        self.obs_shape = tuple(obs_shape)  # One observation, as the network sees it.
         self.transform, self.deterministic = transform, deterministic
         self._key = jax.random.PRNGKey(0) if key is None else key
         self._act = jax.jit(self._choose)
@@ -58,7 +61,7 @@ class LoadedPolicy:
 
     def __call__(self, obs):
         obs = self.transform(obs)
-        single = obs.ndim == len(self.policy_obs_shape)
+        single = obs.ndim == len(self.obs_shape)
         batch = obs[None] if single else obs
         reset = np.zeros(batch.shape[0], bool)
         if self._carry is None or self._batch != batch.shape[0]:
@@ -68,8 +71,6 @@ class LoadedPolicy:
         action, self._carry = self._act(self.params, batch, self._carry, reset, key)
         action = np.asarray(action)
         return action[0] if single else action
-
-    policy_obs_shape = ()
 
 
 def _run_setup(run_dir):
@@ -125,9 +126,8 @@ def load_policy(run_dir, *, seed_index=0, deterministic=True, key=None):
     except (checkpoint.CheckpointError, OSError) as e:
         raise runs.RunError(f"cannot load {ckpt}: {e}") from None
     params = jax.tree.map(lambda x: x[seed_index], saved.learner_state.params)
-    loaded = LoadedPolicy(args, learner.policy, params, transform, deterministic, key)
-    loaded.policy_obs_shape = tuple(obs_space.shape)
-    return loaded
+    return LoadedPolicy(args, learner.policy, params, transform, obs_space.shape,
+                        deterministic, key)
 
 
 @dataclasses.dataclass(frozen=True)
