@@ -2,9 +2,11 @@
 
 from trax_rl.layers.attention import Attention as Attention
 from trax_rl.layers.attention import AttentionQKV as AttentionQKV
+from trax_rl.layers.attention import CacheOnce as CacheOnce
 from trax_rl.layers.attention import CausalAttention as CausalAttention
 from trax_rl.layers.attention import DotProductAttention as DotProductAttention
 from trax_rl.layers.attention import DotProductCausalAttention as DotProductCausalAttention
+from trax_rl.layers.attention import EncoderDecoderMask as EncoderDecoderMask
 from trax_rl.layers.attention import MergeHeads as MergeHeads
 from trax_rl.layers.attention import PaddingMask as PaddingMask
 from trax_rl.layers.attention import PositionalEncoding as PositionalEncoding
