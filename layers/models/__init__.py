@@ -13,3 +13,7 @@ from trax_rl.layers.models.transformer import Transformer as Transformer
 from trax_rl.layers.models.transformer import TransformerDecoder as TransformerDecoder
 from trax_rl.layers.models.transformer import TransformerEncoder as TransformerEncoder
 from trax_rl.layers.models.transformer import TransformerLM as TransformerLM
+from trax_rl.layers.models.bert import BertEncoder as BertEncoder
+from trax_rl.layers.models.bert import SentenceEncoder as SentenceEncoder
+from trax_rl.layers.models.bert import convert_bert_weights as convert_bert_weights
+from trax_rl.layers.models.bert import load_sentence_encoder as load_sentence_encoder

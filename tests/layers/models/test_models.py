@@ -155,7 +155,7 @@ def test_language_models_are_causal(name):
     x = np.random.default_rng(0).integers(1, V, size=(2, 6))
     weights, state = model.init(ShapeDtype(x.shape, np.int32))
     # Logits at t depend on tokens < t only (the input is shifted right).
-    logits = lambda x: model.pure_fn(x, weights, state)[0]
+    logits = jax.jit(lambda x: model.pure_fn(x, weights, state)[0])
     changed = x.copy()
     changed[:, 3] = (x[:, 3] % (V - 1)) + 1
     np.testing.assert_allclose(logits(changed)[:, :4], logits(x)[:, :4], rtol=1e-6, atol=1e-6)
