@@ -52,6 +52,7 @@ from trax_rl.layers.core import Softplus as Softplus
 from trax_rl.layers.core import Sum as Sum
 from trax_rl.layers.core import Swish as Swish
 from trax_rl.layers.core import Tanh as Tanh
+from trax_rl.layers.efficient_attention import LSHSelfAttention as LSHSelfAttention
 from trax_rl.layers.initializers import GlorotNormalInitializer as GlorotNormalInitializer
 from trax_rl.layers.initializers import GlorotUniformInitializer as GlorotUniformInitializer
 from trax_rl.layers.initializers import HeNormalInitializer as HeNormalInitializer
@@ -77,6 +78,10 @@ from trax_rl.layers.metrics import WeightedCategoryCrossEntropy as WeightedCateg
 from trax_rl.layers.metrics import WeightedSum as WeightedSum
 from trax_rl.layers.normalization import BatchNorm as BatchNorm
 from trax_rl.layers.normalization import LayerNorm as LayerNorm
+from trax_rl.layers.reversible import ReversibleHalfResidual as ReversibleHalfResidual
+from trax_rl.layers.reversible import ReversibleLayer as ReversibleLayer
+from trax_rl.layers.reversible import ReversibleSerial as ReversibleSerial
+from trax_rl.layers.reversible import ReversibleSwap as ReversibleSwap
 from trax_rl.layers.rnn import GRU as GRU
 from trax_rl.layers.rnn import GRUCell as GRUCell
 from trax_rl.layers.rnn import LSTM as LSTM

@@ -1,0 +1,99 @@
+"""Reformer (Kitaev et al. 2020): `ReformerLM` and the encoder-decoder `Reformer`, Trax's
+layouts. Reversible residual blocks (activations recomputed in the backward pass, so
+memory does not grow with depth), LSH self-attention (memory linear in length), and a
+chunked feed-forward (memory of one chunk of positions at a time)."""
+
+import jax
+from jax import numpy as jnp
+
+from trax_rl.layers import attention
+from trax_rl.layers import base
+from trax_rl.layers import combinators as cb
+from trax_rl.layers import core
+from trax_rl.layers import efficient_attention
+from trax_rl.layers import normalization
+from trax_rl.layers import reversible
+
+
+class ChunkedFeedForward(base.Layer):
+    """Applies `layer` to `(B, T, D)` in chunks of `chunk_size` positions (`lax.map`), so
+    only one chunk's hidden activations `(chunk_size, d_ff)` exist at a time.
+
+    Needs its own class because a loop over chunks is `lax.map`, not a composition of
+    Serial/Parallel/Select. `chunk_size=0` applies `layer` at once.
+    """
+
+    def __init__(self, layer, chunk_size):
+        super().__init__(name=f"ChunkedFeedForward_{chunk_size}")
+        self._sublayers = (layer,)
+        self._chunk_size = chunk_size
+
+    def init_weights_and_state(self, input_signature, rng):
+        return self._sublayers[0].init_with_signature(input_signature, rng)
+
+    def forward_with_state(self, x, weights, state, rng):
+        layer = self._sublayers[0]
+        if not self._chunk_size:
+            return layer.pure_fn(x, weights, state, rng)
+        batch, length, depth = x.shape
+        flat = jnp.reshape(x, (batch * length, depth))                  # (B*T, D)
+        pad = -(batch * length) % self._chunk_size
+        flat = jnp.pad(flat, ((0, pad), (0, 0)))
+        chunks = jnp.reshape(flat, (-1, self._chunk_size, depth))      # (n, chunk, D)
+        apply = jax.checkpoint(lambda c: layer.pure_fn(c, weights, state, rng)[0])
+        out = jax.lax.map(apply, chunks)
+        out = jnp.reshape(out, (-1, out.shape[-1]))[:batch * length]
+        return jnp.reshape(out, (batch, length, out.shape[-1])), state
+
+
+def _feed_forward(d_model, d_ff, dropout, activation, chunk_size, mode):
+    return ChunkedFeedForward(cb.Serial(
+        normalization.LayerNorm(),
+        core.Dense(d_ff),
+        activation(),
+        core.Dropout(rate=dropout, mode=mode),
+        core.Dense(d_model),
+        core.Dropout(rate=dropout, mode=mode)), chunk_size)
+
+
+def DecoderBlock(d_model, d_ff, d_attention_key, d_attention_value, n_heads,  # pylint: disable=invalid-name
+                 attention_type, dropout, ff_activation, ff_chunk_size, mode):
+    """Reversible block on `(x1, x2)`: `x1 += attention(LN(x2))`, swap, `x1 += ff(x1')`, swap."""
+    attn = attention_type(n_heads=n_heads, d_qk=d_attention_key, d_v=d_attention_value,
+                          causal=True, mode=mode)
+    return [
+        reversible.ReversibleHalfResidual(normalization.LayerNorm(), attn,
+                                          core.Dropout(rate=dropout, mode=mode)),
+        reversible.ReversibleSwap(),
+        reversible.ReversibleHalfResidual(
+            _feed_forward(d_model, d_ff, dropout, ff_activation, ff_chunk_size, mode)),
+        reversible.ReversibleSwap(),
+    ]
+
+
+def ReformerLM(vocab_size, d_model=512, d_ff=2048, d_attention_key=64,  # pylint: disable=invalid-name
+               d_attention_value=64, n_layers=6, n_heads=8, dropout=0.1, max_len=2048,
+               attention_type=efficient_attention.LSHSelfAttention,
+               ff_activation=core.FastGelu, ff_chunk_size=0, mode="train"):
+    """Token ids `(B, T)` -> logits `(B, T, vocab)`; T a multiple of the attention's chunk.
+
+    `attention_type` builds the self-attention from `(n_heads, d_qk, d_v, causal, mode)`;
+    pass e.g. `functools.partial(LSHSelfAttention, n_hashes=4, chunk_len=64)`.
+    """
+    if mode == "predict":
+        raise ValueError("ReformerLM has no 'predict' mode yet: decode with TransformerLM")
+    blocks = [DecoderBlock(d_model, d_ff, d_attention_key, d_attention_value, n_heads,
+                           attention_type, dropout, ff_activation, ff_chunk_size, mode)
+              for _ in range(n_layers)]
+    return cb.Serial(
+        attention.ShiftRight(mode=mode),
+        core.Embedding(vocab_size, d_model),
+        core.Dropout(rate=dropout, mode=mode),
+        attention.PositionalEncoding(max_len=max_len, mode=mode),
+        cb.Dup(),                                        # x1 x2
+        reversible.ReversibleSerial(blocks),             # y1 y2
+        cb.Concatenate(),                                # (B, T, 2 * d_model)
+        normalization.LayerNorm(),
+        core.Dropout(rate=dropout, shared_axes=[-2], mode=mode),
+        core.Dense(vocab_size),
+        name="ReformerLM")
