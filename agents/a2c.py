@@ -112,7 +112,7 @@ def make_actor_critic_learner(config, network, action_space, obs_space, targets_
         advantages, targets = targets_fn(apply, state.params, transitions)
         batch = minibatch.flatten_time_batch(
             Batch(transitions.obs, transitions.action, advantages, targets))
-        state, metrics = updates.gradient_step(
+        state, metrics = ts.gradient_step(
             state, batch, lambda p, b: loss_fn(p, batch=b), optimizer)
         return state, updates.learn_metrics(metrics, transitions.value, targets)
 

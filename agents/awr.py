@@ -180,11 +180,11 @@ def fit(params, opt_state, data, indices, loss_fn, optimizer):
 
     def step(state, rows):
         batch = jax.tree.map(lambda x: x[rows], data)
-        return updates.gradient_step(state, batch, loss_fn, optimizer)
+        return ts.gradient_step(state, batch, loss_fn, optimizer)
 
     state = ts.TrainState(params, opt_state, jnp.zeros((), jnp.int32), None)
     state, metrics = jax.lax.scan(step, state, indices)
-    return state.params, state.opt_state, jax.tree.map(jnp.mean, metrics)
+    return state.params, state.opt_state, updates.reduce_metrics(metrics)
 
 
 class AWRState(NamedTuple):
@@ -237,7 +237,8 @@ def make_learner(config, network, action_space, obs_space):
             policy_optimizer)
 
         newest = (replay.count - 1) % config.num_slots
-        metrics = updates.learn_metrics({**v_metrics, **p_metrics}, transitions.value,
+        guard = {ts.NONFINITE: v_metrics.pop(ts.NONFINITE) + p_metrics.pop(ts.NONFINITE)}
+        metrics = updates.learn_metrics({**v_metrics, **p_metrics, **guard}, transitions.value,
                                         targets[newest])
         metrics["charts/replay_size"] = replay.num_valid
         return AWRState(params, value_opt_state, policy_opt_state, replay), metrics

@@ -127,11 +127,13 @@ def make_trainer(config, env, env_params, n_units=64):
     _, net_state = jax.eval_shape(
         lambda: network.init_with_signature(signature, jax.random.PRNGKey(0)))
     apply = make_apply(network, action_space, net_state)
+    init_params = training.map_when_vmapped(
+        lambda key: network.init_with_signature(signature, key))
 
     def init(key):
         env_key, net_key, rng = jax.random.split(key, 3)
         obs, env_state = venv.reset(env_key, env_params)
-        params, _ = network.init_with_signature(signature, net_key)
+        params, _ = init_params(net_key)
         carry = Carry(env_state, obs, jnp.ones(config.num_envs, bool),
                       jnp.zeros((config.num_envs, 2 * n_units)))
         return training.RunnerState(ts.create(params, optimizer, net_key), carry, rng,

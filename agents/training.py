@@ -106,9 +106,41 @@ def make_optimizer(config, steps_per_update, learning_rate=None):
 
 
 def init_network(network, obs_space, key):
-    """`(params, state)` of `network` for a batch of observations from `obs_space`; pure."""
+    """`(params, state)` of `network` for a batch of observations from `obs_space`; pure.
+
+    Under `jax.vmap` (over seeds) the init runs seed by seed (see `map_when_vmapped`).
+    """
     signature = shapes.ShapeDtype((1,) + tuple(obs_space.shape), obs_space.dtype)
-    return network.init_with_signature(signature, key)
+    return map_when_vmapped(lambda key: network.init_with_signature(signature, key))(key)
+
+
+def map_when_vmapped(fn):
+    """`fn` whose batching rule is `lax.map`: vmapping it loops over the batch instead.
+
+    Why: the orthogonal initializer calls LAPACK's QR, and `jax.vmap` turns that into one
+    batched LAPACK call, which can deadlock the CPU runtime (jax 0.10.2: the batched
+    `lapack_sgeqrf_ffi` waits forever in `ParallelBatchMap`, see shared/DATA.md). Looping
+    keeps every LAPACK call unbatched and computes the same values; init runs once per
+    run, so the loop costs nothing that matters.
+    """
+    wrapped = jax.custom_batching.custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        del axis_size
+        batched = [any(jax.tree.leaves(b)) for b in in_batched]
+
+        def one(mapped):  # `fn` on one batch element; unbatched arguments as they are.
+            it = iter(mapped)
+            return wrapped(*(next(it) if b else a for a, b in zip(args, batched)))
+
+        if not any(batched):
+            out = one(())
+            return out, jax.tree.map(lambda _: False, out)
+        out = jax.lax.map(one, tuple(a for a, b in zip(args, batched) if b))
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
 
 
 def network_state(network, obs_space):

@@ -7,9 +7,10 @@ batches. What they have in common lives here, once:
 - `bootstrap_streams`: the `next_values`, `discounts`, `continues` streams every
   estimator reads (see the `advantages` module docstring for their meaning);
 - `compute_targets`: GAE(λ) advantages and value targets (PPO, A2C);
-- `gradient_step` (one step on one batch) and `update_epoch` (one shuffled pass in
-  minibatches);
-- `learn_metrics`: the namespaced loss diagnostics plus explained variance.
+- `update_epoch` (one shuffled pass in minibatches of `train_state.gradient_step`, the
+  core's guarded optimizer step) and `reduce_metrics` (means over steps);
+- `learn_metrics`: the namespaced loss diagnostics plus explained variance, and
+  `guard/nonfinite_steps`, the count of steps the NaN/inf guard skipped.
 """
 
 import jax
@@ -19,6 +20,10 @@ from trax_rl import train_state as ts
 from trax_rl.agents import advantages as adv
 from trax_rl.agents import losses
 from trax_rl.agents import minibatch
+
+
+NONFINITE_STEPS = "guard/nonfinite_steps"
+"""Metrics key: gradient steps of this update skipped for a NaN/inf loss or gradient."""
 
 
 def bootstrap_streams(apply, params, transitions, gamma):
@@ -47,23 +52,26 @@ def compute_targets(apply, params, transitions, gamma, gae_lambda):
     return advantages, advantages + transitions.value
 
 
-def gradient_step(state, batch, loss_fn, optimizer):
-    """One optimizer step on `loss_fn(params, batch) -> (loss, metrics)`."""
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
-    return ts.apply_gradients(state, grads, optimizer), metrics
-
-
 def update_epoch(state, batch, key, loss_fn, optimizer, num_minibatches):
-    """One pass over `batch` in shuffled minibatches; returns (state, mean metrics)."""
+    """One pass over `batch` in shuffled minibatches; returns (state, reduced metrics)."""
     minibatches = minibatch.shuffle_minibatches(key, batch, num_minibatches)
     state, metrics = jax.lax.scan(
-        lambda s, b: gradient_step(s, b, loss_fn, optimizer), state, minibatches)
-    return state, jax.tree.map(jnp.mean, metrics)
+        lambda s, b: ts.gradient_step(s, b, loss_fn, optimizer), state, minibatches)
+    return state, reduce_metrics(metrics)
+
+
+def reduce_metrics(metrics):
+    """Stacked step metrics to one value each: means, but the guard's flags are counted."""
+    return {k: jnp.sum(v) if k == ts.NONFINITE else jnp.mean(v) for k, v in metrics.items()}
 
 
 def learn_metrics(metrics, values, targets):
-    """`losses/<name>` means of `metrics`, plus the critic's explained variance."""
-    metrics = {f"losses/{k}": jnp.mean(v) for k, v in metrics.items()}
+    """`losses/<name>` means of `metrics`, plus the critic's explained variance and
+    `guard/nonfinite_steps` (steps skipped for a NaN/inf loss or gradient)."""
+    metrics = reduce_metrics(metrics)
+    skipped = metrics.pop(ts.NONFINITE, jnp.zeros((), jnp.int32))
+    metrics = {f"losses/{k}": v for k, v in metrics.items()}
+    metrics[NONFINITE_STEPS] = skipped
     metrics["losses/explained_variance"] = losses.explained_variance(
         values.reshape(-1), targets.reshape(-1))
     return metrics
