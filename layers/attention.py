@@ -22,9 +22,9 @@ sequence. The state that makes this work:
 Every state array of rank >= 1 is batch-leading, so `reorder_decoding_state` can reorder
 (or repeat) batch rows for beam search, and `set_decoding_positions` moves each row's
 position after a right-padded prompt. Writing past `max_inference_length` (or reading
-past a `PositionalEncoding`'s `max_len`) raises an error instead of clamping silently:
-a `ValueError` when the position is known on the host, and an error from the jitted
-computation otherwise.
+past a `PositionalEncoding`'s `max_len`) is never a silent clamp: a `ValueError` when the
+position is known on the host (eager calls, and `decoding`, which checks against
+`decoding_capacity(model)` before every step), NaN outputs for those rows under `jit`.
 """
 
 from typing import NamedTuple
@@ -52,20 +52,40 @@ class Position(NamedTuple):
     index: jax.Array
 
 
-def _raise_if_past_end(past_end, what, max_len):
-    if np.any(past_end):
+def check_capacity(index, length, max_len, what):
+    """Raises if a batch row at `index` (`(B,)`) cannot take `length` more positions.
+
+    Returns a `(B,)` mask of the rows that overflow. Under `jit` the positions are only
+    known on the device, so nothing can be raised there: the caller turns those rows'
+    outputs into NaN (never a silently clamped write), and `decoding` checks positions on
+    the host before each step, where it raises this same error. (A `jax.debug.callback`
+    could raise from the device, but costs a host round trip per layer per token.)
+    """
+    past_end = index + length > max_len
+    if not isinstance(past_end, jax.core.Tracer) and np.any(past_end):
         raise ValueError(f"{what}: decoding past max_len={max_len}; build the model with a "
                          f"larger max_len / max_inference_length or decode fewer tokens")
+    return past_end
 
 
-def check_capacity(index, length, max_len, what):
-    """Raises if a batch row at `index` (`(B,)`) cannot take `length` more positions."""
-    past_end = index + length > max_len
-    if isinstance(past_end, jax.core.Tracer):
-        # Under jit the positions are only known on the device: report from there.
-        jax.debug.callback(_raise_if_past_end, past_end, what, max_len)
-    else:
-        _raise_if_past_end(past_end, what, max_len)
+def _poison(x, past_end):
+    """NaN in the rows of `x` (batch-leading) that decoded past the end of a cache."""
+    past_end = jnp.reshape(past_end, past_end.shape + (1,) * (x.ndim - 1))
+    return jnp.where(past_end, jnp.nan, x)
+
+
+def decoding_capacity(layer):
+    """The most positions a 'predict'-mode model can decode: its smallest cache or table."""
+    sizes = []
+
+    def walk(layer):
+        if isinstance(layer, (DotProductCausalAttention, PositionalEncoding)) and \
+                layer._mode == "predict":  # pylint: disable=protected-access
+            sizes.append(layer._max_len)  # pylint: disable=protected-access
+        for sublayer in layer.sublayers:
+            walk(sublayer)
+    walk(layer)
+    return min(sizes, default=None)
 
 
 def DotProductAttention(queries, keys, values, mask=None,  # pylint: disable=invalid-name
@@ -252,7 +272,8 @@ class DotProductCausalAttention(base.Layer):
         if self._mode != "predict":
             mask = jnp.tril(jnp.ones((length, length), dtype=bool))
             return DotProductAttention(q, k, v, mask, self._dropout, self._mode, rng), state
-        check_capacity(state.index, length, self._max_len, "DotProductCausalAttention")
+        past_end = check_capacity(state.index, length, self._max_len,
+                                  "DotProductCausalAttention")
         keys = _write_rows(state.keys, k, state.index)
         values = _write_rows(state.values, v, state.index)
         # Query i of row b sits at position index[b] + i and sees buffer slots <= it.
@@ -260,7 +281,7 @@ class DotProductCausalAttention(base.Layer):
         mask = jnp.arange(self._max_len) <= query_positions[..., None]  # (B, T, L)
         mask = jnp.reshape(mask, mask.shape[:1] + (1,) * (q.ndim - 3) + mask.shape[1:])
         out = DotProductAttention(q, keys, values, mask, self._dropout, self._mode, rng)
-        return out, KVCache(keys, values, state.index + length)
+        return _poison(out, past_end), KVCache(keys, values, state.index + length)
 
 
 def CausalAttention(d_feature, n_heads=1, dropout=0.0,  # pylint: disable=invalid-name
@@ -348,9 +369,9 @@ class PositionalEncoding(base.Layer):
         length = x.shape[1]
         table = self._table(weights, x.shape[-1]).astype(x.dtype)
         if self._mode == "predict":
-            check_capacity(state.index, length, self._max_len, "PositionalEncoding")
+            past_end = check_capacity(state.index, length, self._max_len, "PositionalEncoding")
             positions = state.index[:, None] + jnp.arange(length)  # (B, T)
-            return x + table[positions], Position(state.index + length)
+            return _poison(x + table[positions], past_end), Position(state.index + length)
         if length > self._max_len:
             raise ValueError(f"sequence length {length} exceeds max_len={self._max_len}")
         encoding = table[None, :length]  # (1, T, D)

@@ -67,8 +67,10 @@ def _prefill(model, weights, state, inputs, prompts, temperature, lengths, rng):
 
 @functools.partial(jax.jit, static_argnums=(0, 5))
 def _step(model, weights, state, inputs, tokens, temperature, rng):
+    """One token per row in, the next one out; the key is split here, not on the host."""
+    rng, key = jax.random.split(rng)
     logits, state = _model_call(model, weights, state, inputs, tokens[:, None])
-    return _sample(logits[:, -1], temperature, rng), logits[:, -1], state
+    return _sample(logits[:, -1], temperature, key), logits[:, -1], state, rng
 
 
 def _initial_state(model, inputs, batch_size):
@@ -79,6 +81,14 @@ def _initial_state(model, inputs, batch_size):
     _, state = jax.eval_shape(lambda: model.init_with_signature(signature,
                                                                 jax.random.PRNGKey(0)))
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), state)
+
+
+def _check_capacity(capacity, positions):
+    """Raises before a step that would write past the model's caches (`(B,)` positions)."""
+    if capacity is not None and int(np.max(positions)) > capacity:
+        raise ValueError(f"decoding past max_len={capacity}: position {int(np.max(positions))} "
+                         f"does not fit; build the model with a larger max_len or decode "
+                         f"fewer tokens")
 
 
 def _check_inputs(inputs, batch_size):
@@ -115,13 +125,16 @@ def autoregressive_sample_stream(model, inputs=None, prefix=None, batch_size=1,
     rng = jax.random.PRNGKey(0) if rng is None else rng
     weights, state = model.weights, _initial_state(model, inputs, batch_size)
     rng, key = jax.random.split(rng)
+    positions, capacity = lengths.copy(), attention.decoding_capacity(model)
+    _check_capacity(capacity, positions)
     tokens, logits, state = _prefill(model, weights, state, inputs, prompts,
                                      float(temperature), lengths, key)
     while True:
         yield (tokens, logits) if return_logits else tokens
-        rng, key = jax.random.split(rng)
-        tokens, logits, state = _step(model, weights, state, inputs, tokens,
-                                      float(temperature), key)
+        positions += 1
+        _check_capacity(capacity, positions)
+        tokens, logits, state, rng = _step(model, weights, state, inputs, tokens,
+                                           float(temperature), rng)
 
 
 def autoregressive_sample(model, inputs=None, prefix=None, batch_size=1, temperature=1.0,
@@ -185,6 +198,7 @@ def beam_search(model, inputs=None, prefix=None, batch_size=1, beam_size=4,
     inputs = _check_inputs(inputs, batch_size)
     prompts, lengths = _prompts(prefix, batch_size, start_id)
     weights, state = model.weights, _initial_state(model, inputs, batch_size)
+    _check_capacity(attention.decoding_capacity(model), lengths)
     _, logits, state = _prefill(model, weights, state, inputs, prompts, 0.0, lengths,
                                 jax.random.PRNGKey(0))
     scores, tokens = jax.lax.top_k(jax.nn.log_softmax(logits), beam_size)  # (B, K)
@@ -195,7 +209,9 @@ def beam_search(model, inputs=None, prefix=None, batch_size=1, beam_size=4,
     tokens = tokens.astype(jnp.int32)
     finished = tokens == eos_id if eos_id is not None else jnp.zeros(tokens.shape, bool)
     sequences = np.asarray(tokens)[:, :, None]
+    capacity = attention.decoding_capacity(model)
     while sequences.shape[-1] < max_length and not bool(finished.all()):
+        _check_capacity(capacity, lengths + sequences.shape[-1])
         tokens, scores, beams, finished, state = _beam_step(
             model, weights, state, inputs, tokens.reshape(-1), scores, beam_size, eos_id,
             finished)
