@@ -83,12 +83,26 @@ def make_update(learner, config, vec_env, transform):
     return update
 
 
+def episode_quota(num_episodes, num_envs):
+    """Episodes each env contributes: `num_episodes` split as evenly as possible."""
+    return np.full(num_envs, num_episodes // num_envs) + (
+        np.arange(num_envs) < num_episodes % num_envs)
+
+
 def evaluate(apply, params, vec_env, num_episodes, transform):
-    """Deterministic (mode-action) returns of the first `num_episodes` episodes to end."""
+    """Deterministic (mode-action) returns of `num_episodes` episodes, `[num_episodes]`.
+
+    Each env contributes its first episodes, a fixed quota (`episode_quota`): taking the
+    first episodes to end anywhere would favour short episodes. Every episode ends
+    within the bridge's step bound, so this returns.
+    """
     act = jax.jit(lambda params, obs: apply(params, obs)[0].mode())
-    obs, returns = transform(vec_env.reset()), []
-    while len(returns) < num_episodes:
+    quota = episode_quota(num_episodes, vec_env.num_envs)
+    obs, returns = transform(vec_env.reset()), [[] for _ in range(vec_env.num_envs)]
+    while any(len(r) < q for r, q in zip(returns, quota)):
         obs, _, terminated, truncated, info = vec_env.step(np.asarray(act(params, obs)))
         obs = transform(obs)
-        returns += list(info["episode_return"][terminated | truncated])
-    return np.asarray(returns[:num_episodes], np.float32)
+        for i in np.flatnonzero(terminated | truncated):
+            if len(returns[i]) < quota[i]:
+                returns[i].append(info["episode_return"][i])
+    return np.asarray([r for env_returns in returns for r in env_returns], np.float32)

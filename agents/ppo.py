@@ -52,6 +52,8 @@ class PPOConfig(training.RolloutConfig):
 
     def validate(self):
         super().validate()
+        if self.num_minibatches < 1:
+            raise ValueError(f"num_minibatches must be >= 1, got {self.num_minibatches}")
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"num_minibatches={self.num_minibatches} must divide the batch "

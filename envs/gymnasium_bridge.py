@@ -5,6 +5,13 @@ This is the one host-bound path in `trax_rl.envs`. `HostVectorEnv` wraps
 semantics of `vectorize(env, n)` on a JAX env: the observation returned for a
 finished sub-env is already its reset observation, and `info` holds `"final_obs"`,
 `"episode_return"` and `"episode_length"` as dense `[num_envs, ...]` arrays.
+
+What agents send is made valid for the Gymnasium env here, once: `Discrete(n, start=k)`
+actions are 0-based on our side (`action_space.start == 0`) and shifted by `k`; `Box`
+actions are clipped to the bounds (agents keep the log-prob of the unclipped sample).
+Tuple and Dict observations are flattened (`gymnasium.wrappers.FlattenObservation`),
+and every episode has a step bound: the env's own time limit, or `max_episode_steps`,
+or `DEFAULT_MAX_EPISODE_STEPS` for an env registered without one (CliffWalking-v1).
 """
 
 import difflib
@@ -48,10 +55,15 @@ def _check_registered(env_id: str) -> None:
     )
 
 
+DEFAULT_MAX_EPISODE_STEPS = 1000
+"""Time limit for Gymnasium ids registered without one, so no episode runs forever."""
+
+
 class HostVectorEnv:
     """`num_envs` Gymnasium envs stepped on the host; numpy in, numpy out.
 
-    `observation_space`/`action_space` are ours (`spaces.Box`/`Discrete`) for one env.
+    `observation_space`/`action_space` are ours (`spaces.Box`/`Discrete`) for one env;
+    a `Discrete` action space is 0-based whatever the Gymnasium env's `start`.
     Observations come back in that space's dtype (float32 / int32), rewards float32.
     """
 
@@ -60,8 +72,13 @@ class HostVectorEnv:
         self._seed = seed
         self.num_envs = vector_env.num_envs
         self.observation_space = spaces.from_gymnasium(vector_env.single_observation_space)
-        self.action_space = spaces.from_gymnasium(vector_env.single_action_space)
-        self._gym_action_dtype = vector_env.single_action_space.dtype
+        gym_actions = vector_env.single_action_space
+        self.action_space = spaces.from_gymnasium(gym_actions)
+        self._action_start = 0
+        if isinstance(self.action_space, spaces.Discrete):
+            self._action_start = self.action_space.start
+            self.action_space = spaces.Discrete(self.action_space.n)
+        self._gym_action_dtype = gym_actions.dtype
         self._episode_return = np.zeros(self.num_envs, np.float32)
         self._episode_length = np.zeros(self.num_envs, np.int32)
 
@@ -110,7 +127,9 @@ class HostVectorEnv:
                 f"{'an integer' if wants_int else 'a float'} dtype for {self.action_space}, "
                 f"got shape {actions.shape} dtype {actions.dtype}"
             )
-        return actions.astype(self._gym_action_dtype)
+        if isinstance(self.action_space, spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        return (actions + self._action_start).astype(self._gym_action_dtype)
 
     def close(self) -> None:
         self._env.close()
@@ -125,15 +144,41 @@ class HostVectorEnv:
         return f"HostVectorEnv({self._env.spec.id if self._env.spec else self._env!r}, {self.num_envs})"
 
 
-def make_gymnasium_vec(env_id: str, num_envs: int, *, seed: int = 0, **kwargs) -> HostVectorEnv:
+def max_episode_steps(env_id: str, override: int | None = None) -> int:
+    """The step bound of `env_id`'s episodes: `override`, else its own, else the default."""
+    if override:
+        return int(override)
+    spec = gymnasium.registry.get(env_id)
+    return int(getattr(spec, "max_episode_steps", None) or DEFAULT_MAX_EPISODE_STEPS)
+
+
+def make_gymnasium_vec(env_id: str, num_envs: int, *, seed: int = 0,
+                       max_episode_steps: int | None = None, **kwargs) -> HostVectorEnv:
     """Any registered Gymnasium id as a `HostVectorEnv`; `kwargs` go to the env.
 
-    Raises ValueError for an unknown id (naming close ones) and ImportError naming
-    the pip command when the id needs an uninstalled extra (Box2D, MuJoCo, Atari).
+    Episodes end after `max_episode_steps` (default: the env's own limit, or
+    `DEFAULT_MAX_EPISODE_STEPS`). Raises ValueError for an unknown id (naming close ones)
+    or an observation space that cannot be flattened to a Box, and ImportError naming the
+    pip command when the id needs an uninstalled extra (Box2D, MuJoCo, Atari).
     """
     _check_registered(env_id)
+    limit = globals()["max_episode_steps"](env_id, max_episode_steps)
+    vector_env = _make_vec(env_id, num_envs, limit, [], kwargs)
+    if isinstance(vector_env.single_observation_space,
+                  (gymnasium.spaces.Tuple, gymnasium.spaces.Dict)):
+        vector_env.close()
+        vector_env = _make_vec(env_id, num_envs, limit,
+                               [gymnasium.wrappers.FlattenObservation], kwargs)
     try:
-        vector_env = gymnasium.make_vec(
+        return HostVectorEnv(vector_env, seed=seed)
+    except TypeError as e:
+        vector_env.close()
+        raise ValueError(f"{env_id}: {e}") from None
+
+
+def _make_vec(env_id, num_envs, limit, wrappers, kwargs):
+    try:
+        return gymnasium.make_vec(
             env_id,
             num_envs,
             vectorization_mode="sync",
@@ -141,9 +186,10 @@ def make_gymnasium_vec(env_id: str, num_envs: int, *, seed: int = 0, **kwargs) -
             # its last observation comes in info["final_obs"], like our JAX envs.
             # Gymnasium's default, NEXT_STEP, would spend the next step on the reset.
             vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
+            wrappers=wrappers,
+            max_episode_steps=limit,
             **kwargs,
         )
     except DependencyNotInstalled as e:
         hint = _install_hint(env_id) or "the extra named below"
         raise ImportError(f"{env_id} needs a dependency that is not installed: run `{hint}` ({e})") from e
-    return HostVectorEnv(vector_env, seed=seed)

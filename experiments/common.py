@@ -13,7 +13,10 @@ An experiment script is a config class and one call:
 per-env tuned defaults, trains in jitted chunks (the whole run is `num_chunks`
 calls of one compiled program, `vmap`ped over seeds), and writes to `--output_dir`:
 config.json, metrics.jsonl, TensorBoard events, checkpoint.ckpt, learning_curve.png,
-summary.json. Bad input prints one line and exits with code 2 before anything is written.
+summary.json (the folder rules are `trax_rl.runs`'). Bad input prints one line and exits
+with code 2 before anything is written; a diverging run (NaN/inf loss or gradient) stops
+with one line naming the update and exit code 1, keeping its last good checkpoint; a run
+that stops making progress for --hang_timeout seconds exits with code 3.
 """
 
 import concurrent.futures
@@ -29,6 +32,9 @@ import jax  # noqa: E402  (the start time above must include importing jax)
 import numpy as np  # noqa: E402
 
 from experiments import backends  # noqa: E402
+from trax_rl import runs  # noqa: E402
+from trax_rl import train_state  # noqa: E402
+from trax_rl.agents import updates  # noqa: E402
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentArgs:
@@ -41,7 +47,10 @@ class ExperimentArgs:
     num_seeds: int = 1
     """Seeds trained side by side in one vmapped program."""
     output_dir: str = ""
-    """Where files go (default: runs/<algo>_<env>_seed<seed>)."""
+    """Where files go (default: runs/<algo>_<env>_seed<seed>, or -2, -3, ... when that
+    folder holds an earlier run)."""
+    overwrite: bool = False
+    """Replace the run already in --output_dir (otherwise a run never deletes another)."""
     eval_episodes: int = 100
     """Episodes of the final deterministic evaluation (per seed)."""
     torso: str = "mlp"
@@ -59,15 +68,24 @@ class ExperimentArgs:
     """JAX persistent compilation cache directory ('' turns it off)."""
     progress: bool = True
     """Show a progress bar."""
+    max_episode_steps: int = 0
+    """Step bound of every episode, in training and evaluation (0: the env's own time
+    limit; Gymnasium ids registered without one get 1000)."""
     bridge: bool = False
     """Step the Gymnasium env through the host bridge even where a JAX port exists."""
+    hang_timeout: float = 900.0
+    """Seconds without progress after which the run stops with an error and every
+    thread's stack (0 turns the watchdog off)."""
     prng_impl: str = "rbg"
     """JAX PRNG: rbg compiles about twice as fast on CPU as threefry2x32 (its unrolled hash
     dominates XLA compile time of a whole run)."""
 
 
-class UsageError(ValueError):
-    """Bad input from the command line: reported in one line, exit code 2."""
+UsageError = runs.RunError  # Bad input from the command line: one line, exit code 2.
+
+# Flags a resumed run may change: they do not change what is computed.
+RESUME_MAY_CHANGE = ("resume", "progress", "eval_episodes", "wandb", "wandb_project",
+                     "compilation_cache", "output_dir", "overwrite", "hang_timeout")
 
 
 def parse_args(args_cls, tuned, argv):
@@ -126,6 +144,9 @@ def main(algo, args_cls, tuned=None, argv=None):
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except train_state.NonFiniteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _make_env(algo, args, config):
@@ -135,18 +156,23 @@ def _make_env(algo, args, config):
     if args.num_seeds < 1 or args.eval_episodes < 1:
         raise UsageError(f"--num_seeds and --eval_episodes must be >= 1, got "
                          f"{args.num_seeds} and {args.eval_episodes}")
+    if args.max_episode_steps < 0:
+        raise UsageError(f"--max_episode_steps must be >= 0, got {args.max_episode_steps}")
     if args.env in envs.registered() and not args.bridge:
         env, env_params = envs.make(args.env)
+        if args.max_episode_steps:
+            env_params = env_params._replace(max_steps_in_episode=args.max_episode_steps)
         space, vec_env = env.action_space(env_params), None
     else:
         if args.num_seeds != 1 or args.resume:
             raise UsageError(f"{args.env} runs through the Gymnasium bridge, which trains one "
                              f"seed and cannot resume; JAX ports: {', '.join(envs.registered())}")
         try:
-            vec_env = envs.make_gymnasium_vec(args.env, config.num_envs, seed=args.seed)
+            vec_env = envs.make_gymnasium_vec(args.env, config.num_envs, seed=args.seed,
+                                              max_episode_steps=args.max_episode_steps)
         except ValueError as e:
-            raise UsageError(f"unknown env {args.env!r}: {e} JAX ports: "
-                             f"{', '.join(envs.registered())}") from None
+            unknown = f"unknown env {args.env!r}: " if "has no environment" in str(e) else ""
+            raise UsageError(f"{unknown}{e} JAX ports: {', '.join(envs.registered())}") from None
         except ImportError as e:
             raise UsageError(str(e)) from None
         env = env_params = None
@@ -159,9 +185,41 @@ def _make_env(algo, args, config):
 
 
 def _output_dir(algo, args):
+    """`--output_dir`, or a default folder that holds no earlier run."""
     if args.output_dir:
         return os.path.expanduser(args.output_dir)
-    return os.path.join("runs", f"{algo.NAME}_{args.env.replace('/', '_')}_seed{args.seed}")
+    if args.resume:
+        raise UsageError("--resume needs --output_dir=<the run's folder>")
+    return runs.default_run_dir(f"{algo.NAME}_{args.env.replace('/', '_')}_seed{args.seed}")
+
+
+def _check_flags(algo, args, vec_env):
+    """One-line errors for flag combinations no backend supports."""
+    if args.torso not in ("mlp", "transformer", "lstm"):
+        raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
+    if args.torso == "lstm" and (algo.NAME != "ppo" or vec_env is not None):
+        raise UsageError(f"--torso=lstm runs with PPO on JAX envs, not {algo.NAME} on "
+                         f"{args.env}{' (bridge)' if vec_env is not None else ''}")
+    if args.torso == "transformer" and vec_env is not None:
+        raise UsageError(f"--torso=transformer runs on JAX envs (it reads a window of "
+                         f"observations), not through the bridge ({args.env})")
+    if args.prng_impl not in ("rbg", "threefry2x32", "unsafe_rbg"):
+        raise UsageError(f"--prng_impl must be rbg, threefry2x32 or unsafe_rbg, got "
+                         f"{args.prng_impl!r}")
+    if args.hang_timeout < 0:
+        raise UsageError(f"--hang_timeout must be >= 0 seconds, got {args.hang_timeout}")
+
+
+def _saved_run(ckpt_path, config_dict):
+    """The checkpoint's metadata after checking the flags match (`--resume`)."""
+    from trax_rl import checkpoint
+
+    try:
+        metadata = checkpoint.read_metadata(ckpt_path)
+    except (checkpoint.CheckpointError, OSError) as e:
+        raise UsageError(f"--resume: cannot read {ckpt_path}: {e}") from None
+    runs.check_resume(metadata["config"], config_dict, ignore=RESUME_MAY_CHANGE)
+    return metadata
 
 
 def run(algo, args):
@@ -174,103 +232,133 @@ def run(algo, args):
     except ValueError as e:
         raise UsageError(str(e)) from None
     env, env_params, vec_env = _make_env(algo, args, config)
-    if args.torso not in ("mlp", "transformer", "lstm"):
-        raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
-    if args.torso == "lstm" and (algo.NAME != "ppo" or vec_env is not None):
-        raise UsageError(f"--torso=lstm runs with PPO on JAX envs, not {algo.NAME} on "
-                         f"{args.env}{' (bridge)' if vec_env is not None else ''}")
+    _check_flags(algo, args, vec_env)
     output_dir = _output_dir(algo, args)
     ckpt_path = os.path.join(output_dir, "checkpoint.ckpt")
-    if args.resume and not os.path.exists(ckpt_path):
-        raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
+    runs.check_run_dir(output_dir, resume=args.resume, overwrite=args.overwrite)
+    config_dict = {"algo": algo.NAME, **dataclasses.asdict(args)}
+    saved = _saved_run(ckpt_path, config_dict) if args.resume else None
     setup_compilation_cache(args.compilation_cache)
-    if args.prng_impl not in ("rbg", "threefry2x32", "unsafe_rbg"):
-        raise UsageError(f"--prng_impl must be rbg, threefry2x32 or unsafe_rbg, got "
-                         f"{args.prng_impl!r}")
     jax.config.update("jax_default_prng_impl", args.prng_impl)
 
     # matplotlib takes ~0.35 s to import: do it while XLA compiles (compiling frees the GIL).
     pyplot = concurrent.futures.ThreadPoolExecutor(1).submit(_import_pyplot)
-    try:
-        if vec_env is None:
-            backend = backends.jax_backend(algo, config, args, env, env_params)
-        else:
-            backend = backends.host_backend(algo, config, args, vec_env)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    state = backend.init()
-    done_updates = 0
-    config_dict = {"algo": algo.NAME, **dataclasses.asdict(args)}
-    if args.resume:
-        state, done_updates = _restore(checkpoint, ckpt_path, state, config_dict)
-    os.makedirs(output_dir, exist_ok=True)
-    if not args.resume:
-        _clear_run_files(output_dir)
-    with open(os.path.join(output_dir, "config.json"), "w") as f:
-        json.dump(config_dict, f, indent=2)
-
-    writer = writers.create_writer(output_dir, console=False, wandb=args.wandb,
-                                   wandb_project=args.wandb_project, config=config_dict)
-    history = _train(backend, state, done_updates, config, args, writer, checkpoint,
-                     ckpt_path, config_dict)
-    returns = backend.evaluate(history.pop("state"))  # [num_seeds, eval_episodes]
-    summary = _summarize(algo, args, returns, done_updates=backend.num_updates,
-                         batch_size=config.batch_size)
-    writer.write(backend.num_updates, {"eval/return_mean": summary["eval_return_mean"],
-                                       "eval/return_std": summary["eval_return_std"]})
-    writer.close()
-    with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    _plot(pyplot.result(), history, os.path.join(output_dir, "learning_curve.png"), algo.NAME,
-          args.env)
+    with runs.Watchdog(args.hang_timeout, "compiling") as watchdog:
+        try:
+            if vec_env is None:
+                backend = backends.jax_backend(algo, config, args, env, env_params)
+            else:
+                backend = backends.host_backend(algo, config, args, vec_env)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        state = backend.init()
+        progress = Progress(config.batch_size, args.seed, args.num_seeds)
+        if saved is not None:
+            try:
+                state = checkpoint.restore(ckpt_path, state)
+            except checkpoint.CheckpointError as e:
+                raise UsageError(f"--resume: {e}") from None
+            progress = Progress.from_metadata(saved, config.batch_size, args.seed,
+                                              args.num_seeds)
+        runs.prepare_run_dir(output_dir, resume=args.resume, overwrite=args.overwrite)
+        if args.resume:
+            runs.truncate_jsonl(os.path.join(output_dir, "metrics.jsonl"), progress.env_steps)
+        runs.write_json(os.path.join(output_dir, "config.json"), config_dict)
+        writer = writers.create_writer(
+            output_dir, console=False, wandb=args.wandb, wandb_project=args.wandb_project,
+            config=config_dict, purge_step=progress.env_steps + 1 if args.resume else None)
+        try:
+            state = _train(backend, state, progress, args, writer, watchdog,
+                           lambda state: checkpoint.save(ckpt_path, state,
+                                                         metadata=progress.metadata(config_dict)))
+            watchdog.kick("evaluating")
+            returns = backend.evaluate(state)  # [num_seeds, eval_episodes]
+            summary = _summarize(algo, args, returns, progress)
+            writer.write(progress.env_steps, {"eval/return_mean": summary["eval_return_mean"],
+                                              "eval/return_std": summary["eval_return_std"]})
+        finally:
+            writer.close()
+    runs.write_json(os.path.join(output_dir, "summary.json"), summary)
+    _plot(pyplot.result(), progress, os.path.join(output_dir, "learning_curve.png"),
+          algo.NAME, args.env)
     print(f"eval return: {summary['eval_return_mean']:.2f} ± {summary['eval_return_std']:.2f} "
           f"over {returns.size} episodes")
+    print(runs.files_line(output_dir, runs.RUN_FILES))
     return summary
 
 
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.ckpt", "summary.json",
-             "learning_curve.png")
+class Progress:
+    """Where a run stands: updates done, the per-update learning curve, time spent.
+
+    The curve (one point per update and seed) and the time of the earlier sessions of
+    a resumed run travel in the checkpoint's metadata, so both cover the whole run.
+    """
+
+    def __init__(self, batch_size, seed, num_seeds, updates=0, returns=(), seconds=0.0):
+        self.batch_size, self.seeds = batch_size, list(range(seed, seed + num_seeds))
+        self.updates, self.returns = updates, [list(r) for r in returns]  # [updates][seeds]
+        self._earlier_seconds = seconds
+
+    @classmethod
+    def from_metadata(cls, metadata, batch_size, seed, num_seeds):
+        curve = metadata.get("curve", [])
+        returns = [[np.nan if r is None else r for r in row] for row in curve]
+        return cls(batch_size, seed, num_seeds, metadata["updates"], returns,
+                   metadata.get("elapsed_seconds", 0.0))
+
+    @property
+    def env_steps(self):
+        return self.updates * self.batch_size
+
+    @property
+    def seconds(self):
+        """Wall time of the whole run, earlier sessions included."""
+        return self._earlier_seconds + time.perf_counter() - _START
+
+    def metadata(self, config_dict):
+        curve = [[None if not np.isfinite(r) else round(float(r), 4) for r in row]
+                 for row in self.returns]
+        return {"updates": self.updates, "config": config_dict, "curve": curve,
+                "elapsed_seconds": round(self.seconds, 3)}
 
 
-def _clear_run_files(output_dir):
-    """A fresh run replaces an earlier run's files instead of appending to its logs."""
-    for name in os.listdir(output_dir):
-        if name in RUN_FILES or name.startswith("events.out.tfevents"):
-            os.remove(os.path.join(output_dir, name))
+def _train(backend, state, progress, args, writer, watchdog, save):
+    """Runs the remaining chunks with a progress bar; logs and checkpoints after each.
 
-
-def _train(backend, state, done_updates, config, args, writer, checkpoint, ckpt_path,
-           config_dict):
-    """Runs the remaining chunks with a progress bar; logs and checkpoints after each."""
-    from tqdm import tqdm
-
-    history = {"env_steps": [], "returns": []}
-    chunk = backend.chunk
-    bar = tqdm(total=backend.num_updates * config.batch_size, unit="step", unit_scale=True,
-               disable=not args.progress, initial=done_updates * config.batch_size,
-               dynamic_ncols=True)
+    Every update is logged at its env-step count. A chunk holding an update whose loss
+    or gradient was not finite logs the updates before it, then raises `NonFiniteError`
+    without saving: the checkpoint stays the last good one.
+    """
+    chunk, batch = backend.chunk, progress.batch_size
+    bar = runs.progress_bar(backend.num_updates * batch, initial=progress.env_steps,
+                            enabled=args.progress)
     tick = time.perf_counter()
-    while done_updates < backend.num_updates:
+    while progress.updates < backend.num_updates:
+        watchdog.kick(f"running updates {progress.updates + 1}-{progress.updates + chunk}")
         state, metrics = backend.run_chunk(state)
         metrics = jax.device_get(metrics)  # Leaves [num_seeds, chunk].
-        returns = metrics["charts/episode_return"]
         for i in range(chunk):
-            step = done_updates + i + 1
+            skipped = metrics[updates.NONFINITE_STEPS][:, i]
+            if np.any(skipped):
+                seeds = [progress.seeds[s] for s in np.flatnonzero(skipped)]
+                bar.close()
+                train_state.check_finite(
+                    {train_state.NONFINITE: skipped},
+                    f"{progress.updates + 1} (seed {', '.join(map(str, seeds))})", what="update")
+            progress.updates += 1
             scalars = {k: _finite_mean(v[:, i]) for k, v in metrics.items()}
-            writer.write(step, {k: v for k, v in scalars.items() if np.isfinite(v)})
-        done_updates += chunk
-        history["env_steps"].append(done_updates * config.batch_size)
-        history["returns"].append(_finite_mean(returns, axis=1))
-        checkpoint.save(ckpt_path, state, metadata={"updates": done_updates,
-                                                    "config": config_dict})
+            writer.write(progress.env_steps, {k: v for k, v in scalars.items()
+                                              if np.isfinite(v)})
+            progress.returns.append(
+                [float(r) for r in metrics["charts/episode_return"][:, i]])
+        save(state)
         now = time.perf_counter()
-        bar.set_postfix(sps=f"{chunk * config.batch_size * args.num_seeds / (now - tick):.0f}",
-                        ret=_fmt_mean(history["returns"][-1]))
-        bar.update(chunk * config.batch_size)
+        bar.set_postfix(sps=f"{chunk * batch * len(progress.seeds) / (now - tick):.0f}",
+                        ret=_fmt_mean(np.asarray(progress.returns[-chunk:])))
+        bar.update(chunk * batch)
         tick = now
     bar.close()
-    history["state"] = state
-    return history
+    return state
 
 
 def _finite_mean(values, axis=None):
@@ -287,31 +375,21 @@ def _fmt_mean(values):
     return f"{mean:.1f}" if np.isfinite(mean) else "-"
 
 
-def _restore(checkpoint, path, state, config_dict):
-    metadata = checkpoint.read_metadata(path)
-    saved = {k: v for k, v in metadata["config"].items() if k not in ("resume", "progress")}
-    current = {k: v for k, v in config_dict.items() if k not in ("resume", "progress")}
-    if saved != current:
-        diff = sorted(k for k in current if saved.get(k) != current[k])
-        raise UsageError(f"--resume: the run in {path} used different flags: "
-                         + ", ".join(f"{k}={saved.get(k)!r} (now {current[k]!r})" for k in diff))
-    return checkpoint.restore(path, state), metadata["updates"]
-
-
-def _summarize(algo, args, returns, done_updates, batch_size):
+def _summarize(algo, args, returns, progress):
     """summary.json: returns are [num_seeds, eval_episodes]."""
     summary = {
         "env_id": args.env,
         "algo": algo.NAME,
         "seed": args.seed,
         "num_seeds": args.num_seeds,
-        "env_steps": done_updates * batch_size,
-        "wall_seconds": round(time.perf_counter() - _START, 2),
+        "env_steps": progress.env_steps,
+        "wall_seconds": round(progress.seconds, 2),
         "eval_return_mean": float(returns.mean()),
         "eval_return_std": float(returns.std()),
         "eval_episodes": int(returns.size),
     }
     if args.num_seeds > 1:
+        summary["seeds"] = progress.seeds
         summary["eval_return_mean_per_seed"] = [float(r) for r in returns.mean(axis=1)]
     return summary
 
@@ -323,15 +401,17 @@ def _import_pyplot():
     return pyplot
 
 
-def _plot(plt, history, path, algo_name, env_id):
-    """Writes the learning curve (mean training return vs env steps, one line per seed)."""
+def _plot(plt, progress, path, algo_name, env_id):
+    """The learning curve: each update's mean training return vs env steps, per seed."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    returns = np.stack(history["returns"]) if history["returns"] else np.zeros((0, 1))
-    for seed in range(returns.shape[1]):
-        ax.plot(history["env_steps"], returns[:, seed], label=f"seed {seed}")
+    returns = np.asarray(progress.returns, np.float64).reshape(-1, len(progress.seeds))
+    steps = progress.batch_size * np.arange(1, len(returns) + 1)
+    for i, seed in enumerate(progress.seeds):
+        finite = np.isfinite(returns[:, i])  # Updates in which no episode ended are gaps.
+        ax.plot(steps[finite], returns[finite, i], label=f"seed {seed}", linewidth=1)
     ax.set(xlabel="environment steps", ylabel="episode return", title=f"{algo_name} {env_id}")
     ax.grid(alpha=0.3)
-    if returns.shape[1] > 1:
+    if 1 < len(progress.seeds) <= 10:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

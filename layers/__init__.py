@@ -13,7 +13,11 @@ from trax_rl.layers.attention import PositionalEncoding as PositionalEncoding
 from trax_rl.layers.attention import PureAttention as PureAttention
 from trax_rl.layers.attention import ShiftRight as ShiftRight
 from trax_rl.layers.attention import SplitIntoHeads as SplitIntoHeads
+from trax_rl.layers.base import EMPTY_STATE as EMPTY_STATE
+from trax_rl.layers.base import EMPTY_WEIGHTS as EMPTY_WEIGHTS
 from trax_rl.layers.base import Fn as Fn
+from trax_rl.layers.base import GET_STATE_FROM_CACHE as GET_STATE_FROM_CACHE
+from trax_rl.layers.base import GET_WEIGHTS_FROM_CACHE as GET_WEIGHTS_FROM_CACHE
 from trax_rl.layers.base import Layer as Layer
 from trax_rl.layers.base import LayerError as LayerError
 from trax_rl.layers.combinators import Add as Add

@@ -1,21 +1,39 @@
-"""The `Layer` base class, `Fn`, and `LayerError`.
+"""The `Layer` base class, `Fn`, `LayerError`, and Trax's weight-sharing markers.
 
 A layer is a function on a data stack: it pops `n_in` inputs and pushes `n_out` outputs.
 One input (or output) is a bare array, several are a tuple. Weights and state are plain
-pytrees mirroring the layer tree; the pure entry point is
+pytrees with Trax's layouts (`Dense` -> `(w, b)`; a layer with sublayers -> a tuple with
+one entry per sublayer). The pure entry point is
 
     outputs, new_state = layer.pure_fn(inputs, weights, state, rng)
 
-which is what `jax.jit` and `jax.grad` see: it never reads weights stored on the object.
+which is what `jax.jit` and `jax.grad` see: its result depends only on its arguments.
 For interactive use (Trax's flow) `layer.init(signature)` also keeps the weights on the
-layer so that `layer(x)` works.
+layer so that `layer(x)` works; layers without weights run without `init`.
 
-Subclasses override `forward(inputs, weights)` (stateless, deterministic) or
-`forward_with_state(inputs, weights, state, rng)`, and `init_weights_and_state`.
+Two ways to write a layer, told apart by the methods' signatures:
+
+* Trax's way: `forward(self, x)` reads `self.weights`, `self.state`, `self.rng` (and may
+  assign `self.state`); `init_weights_and_state(self, input_signature)` assigns
+  `self.weights` / `self.state`, drawing randomness from `self.rng`. As in Trax,
+  `pure_fn` sets the weights, state and rng on the layer for the duration of the call
+  and restores them afterwards, so such layers work under `jit`, `grad` and inside
+  combinators.
+* Explicit: `forward(self, inputs, weights)` (or `forward_with_state(self, inputs,
+  weights, state, rng)` returning `(outputs, new_state)`) and
+  `init_weights_and_state(self, input_signature, rng)` returning `(weights, state)`.
+
+Weight sharing is by identity, as in Trax: a layer object that occurs several times in
+a model is initialized once; its later occurrences hold `GET_WEIGHTS_FROM_CACHE` /
+`GET_STATE_FROM_CACHE` markers. A root `pure_fn` call walks (layer tree, weights tree)
+once and maps each layer to its first occurrence's weights, so every marker reads the
+one shared copy inside the traced call and gradients flow to it.
 """
 
+import contextlib
 import inspect
 import os
+import threading
 import traceback
 
 import jax
@@ -23,9 +41,23 @@ import jax
 from trax_rl import checkpoint
 from trax_rl import shapes
 
+EMPTY_WEIGHTS = ()
+EMPTY_STATE = ()
+# Trax's markers: dicts whose only value is (), so they are pytrees without leaves.
+GET_WEIGHTS_FROM_CACHE = {"__marker_for_cached_weights_": ()}
+GET_STATE_FROM_CACHE = {"__marker_for_cached_state_": ()}
+
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_DIRS = tuple(os.path.join(_REPO_ROOT, d) + os.sep
                       for d in ("trax_rl", "layers", "supervised", "envs", "agents"))
+
+
+def is_weights_marker(tree):
+    return isinstance(tree, dict) and tree == GET_WEIGHTS_FROM_CACHE
+
+
+def is_state_marker(tree):
+    return isinstance(tree, dict) and tree == GET_STATE_FROM_CACHE
 
 
 class LayerError(Exception):
@@ -56,6 +88,70 @@ def _signature_string(inputs):
         return repr(inputs)
 
 
+# -- Sharing by identity ------------------------------------------------------------------
+
+
+class _Sharing:
+    """For one root `init` or `pure_fn` call: id(layer) -> its first occurrence's trees."""
+
+    def __init__(self):
+        self.weights = {}
+        self.state = {}
+
+    def record(self, layer, weights, state):
+        if not is_weights_marker(weights):
+            self.weights.setdefault(id(layer), weights)
+        if state is not _MISSING and not is_state_marker(state):
+            self.state.setdefault(id(layer), state)
+
+    def walk(self, layer, weights, state):
+        """Records every layer of the tree (first occurrence wins), pairing trees by sublayer."""
+        self.record(layer, weights, state)
+        subs = layer.sublayers
+        if not subs or not _aligned(weights, subs):
+            return
+        states = state if _aligned(state, subs) else (_MISSING,) * len(subs)
+        for sublayer, w, s in zip(subs, weights, states):
+            self.walk(sublayer, w, s)
+
+
+_MISSING = {"__no_state_here_": ()}
+
+
+def _aligned(tree, sublayers):
+    return isinstance(tree, (tuple, list)) and len(tree) == len(sublayers)
+
+
+_local = threading.local()
+
+
+def _active():
+    return getattr(_local, "sharing", None)
+
+
+@contextlib.contextmanager
+def _sharing_scope(fresh=False):
+    """Makes a new `_Sharing` current unless one is (and `fresh` is False); yields it and
+    whether it is new (the caller is the root)."""
+    outer = _active()
+    if outer is not None and not fresh:
+        yield outer, False
+        return
+    _local.sharing = _Sharing()
+    try:
+        yield _local.sharing, True
+    finally:
+        _local.sharing = outer
+
+
+def _positional_arity(method):
+    params = list(inspect.signature(method).parameters.values())[1:]  # Drop self.
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+# -- The base class -------------------------------------------------------------------------
+
+
 class Layer:
     """Base class for layers: an `n_in` -> `n_out` function with weights and state."""
 
@@ -68,8 +164,11 @@ class Layer:
         self._sublayers = ()
         self._sublayers_to_print = sublayers_to_print
         self._caller = _creation_site()
+        # A layer with sublayers keeps its weights/state in them (as Trax does): then
+        # `_weights` is a list of per-sublayer cache flags; otherwise it is the tree itself.
+        # None means "never set".
         self._weights = None
-        self._state = ()
+        self._state = None
         self._rng = None
 
     # -- Description --------------------------------------------------------------------
@@ -92,7 +191,12 @@ class Layer:
 
     @property
     def has_weights(self):
-        return self._weights is not None
+        """True when `weights` can be read: set, or needing no `init`."""
+        try:
+            self.weights  # pylint: disable=pointless-statement
+        except ValueError:
+            return False
+        return True
 
     def __repr__(self):
         name = self._name
@@ -111,49 +215,108 @@ class Layer:
     # -- What subclasses override --------------------------------------------------------
 
     def forward(self, inputs, weights):
-        """Computes outputs from inputs; stateless, deterministic layers override this."""
+        """Computes outputs: `forward(self, x)` in Trax's style, or explicitly with weights."""
         raise NotImplementedError(f"{self._name} must override forward or forward_with_state")
 
     def forward_with_state(self, inputs, weights, state, rng):
-        """Computes `(outputs, new_state)`; layers with state or randomness override this."""
+        """Computes `(outputs, new_state)`; explicit layers with state or randomness
+        override this. The default runs `forward` in whichever style it is written."""
+        if self._trax_style_forward():
+            return self._run_trax_style(inputs, weights, state, rng)
         del rng
         return self.forward(inputs, weights), state
 
     def init_weights_and_state(self, input_signature, rng):
-        """Returns `(weights, state)` for inputs of `input_signature`; default: none."""
+        """Returns `(weights, state)` for inputs of `input_signature`; default: none.
+
+        Trax-style layers override `init_weights_and_state(self, input_signature)` and
+        assign `self.weights` (and `self.state`) instead of returning them.
+        """
         del input_signature, rng
-        return (), ()
+        if self._sublayers:
+            raise NotImplementedError(f"{self._name} has sublayers and must override "
+                                      f"init_weights_and_state")
+        return EMPTY_WEIGHTS, EMPTY_STATE
+
+    # -- Style detection -------------------------------------------------------------------
+
+    def _trax_style_forward(self):
+        return _positional_arity(type(self).forward) == 1
+
+    def _trax_style_init(self):
+        return _positional_arity(type(self).init_weights_and_state) == 1
+
+    def _needs_init(self):
+        """Whether this layer (not its sublayers) creates weights or state at init."""
+        return type(self).init_weights_and_state is not Layer.init_weights_and_state
 
     # -- Pure API -------------------------------------------------------------------------
 
-    def pure_fn(self, inputs, weights, state=(), rng=None):
-        """Applies the layer as a pure function: returns `(outputs, new_state)`."""
-        try:
-            self._check_n_inputs(inputs)
-            return self.forward_with_state(inputs, weights, state, rng)
-        except LayerError:
-            raise
-        except Exception as e:
-            raise LayerError(self._name, "pure_fn", self._caller, _signature_string(inputs),
-                             f"{type(e).__name__}: {e}") from e
+    def pure_fn(self, inputs, weights, state=EMPTY_STATE, rng=None, use_cache=False):
+        """Applies the layer as a pure function: returns `(outputs, new_state)`.
+
+        `use_cache` is accepted for Trax compatibility; sharing is resolved by identity.
+        """
+        del use_cache
+        with _sharing_scope() as (sharing, is_root):
+            if is_root:
+                sharing.walk(self, weights, state)
+            try:
+                state_was_marker = is_state_marker(state)
+                weights, state = self._resolve_markers(sharing, weights, state)
+                self._check_n_inputs(inputs)
+                outputs, new_state = self.forward_with_state(inputs, weights, state, rng)
+            except LayerError:
+                raise
+            except Exception as e:
+                raise LayerError(self._name, "pure_fn", self._caller,
+                                 _signature_string(inputs), f"{type(e).__name__}: {e}") from e
+        # A later occurrence of a shared layer hands back the marker, as in Trax.
+        return outputs, (GET_STATE_FROM_CACHE if state_was_marker else new_state)
+
+    def _resolve_markers(self, sharing, weights, state):
+        if is_weights_marker(weights):
+            if id(self) not in sharing.weights:
+                raise ValueError(
+                    f"weights of {self._name} are GET_WEIGHTS_FROM_CACHE, but its first "
+                    f"occurrence is not in this call's weights: apply the model that holds it")
+            weights = sharing.weights[id(self)]
+        if is_state_marker(state):
+            # The first occurrence's state as passed in: later occurrences read it and
+            # their updates are dropped (Trax also keeps only one state per layer).
+            state = sharing.state.get(id(self), EMPTY_STATE)
+        return weights, state
 
     def init_with_signature(self, input_signature, rng):
-        """`init_weights_and_state` wrapped so that failures become `LayerError`s."""
-        try:
-            self._check_n_inputs(input_signature)
-            return self.init_weights_and_state(input_signature, rng)
-        except LayerError:
-            raise
-        except Exception as e:
-            raise LayerError(self._name, "init", self._caller, str(input_signature),
-                             f"{type(e).__name__}: {e}") from e
+        """Returns `(weights, state)` for `input_signature` without keeping them (pure).
+
+        A layer met again during the same root call returns Trax's cache markers.
+        """
+        with _sharing_scope() as (sharing, _):
+            if id(self) in sharing.weights:
+                return GET_WEIGHTS_FROM_CACHE, GET_STATE_FROM_CACHE
+            try:
+                self._check_n_inputs(input_signature)
+                if self._trax_style_init():
+                    weights, state = self._init_trax_style(input_signature, rng)
+                else:
+                    weights, state = self.init_weights_and_state(input_signature, rng)
+            except LayerError:
+                raise
+            except Exception as e:
+                raise LayerError(self._name, "init", self._caller, str(input_signature),
+                                 f"{type(e).__name__}: {e}") from e
+            sharing.record(self, weights, state)
+            return weights, state
 
     def output_signature(self, input_signature, weights=None, state=None):
         """Returns the output `ShapeDtype`(s) for inputs of `input_signature`, abstractly."""
         structs = shapes.as_jax(input_signature)
         if weights is None:
-            weights, state = jax.eval_shape(
-                lambda: self.init_with_signature(input_signature, jax.random.PRNGKey(0)))
+            def abstract_init():
+                with _sharing_scope(fresh=True):  # No tracer may outlive this trace.
+                    return self.init_with_signature(input_signature, jax.random.PRNGKey(0))
+            weights, state = jax.eval_shape(abstract_init)
 
         def apply(x, w, s):
             return self.pure_fn(x, w, s, jax.random.PRNGKey(0))[0]
@@ -161,61 +324,144 @@ class Layer:
         out = jax.eval_shape(apply, structs, weights, state)
         return jax.tree.map(lambda o: shapes.ShapeDtype(o.shape, o.dtype), out)
 
+    # -- Trax's style: weights, state and rng on the object for the duration of a call ----
+
+    def _snapshot(self):
+        """The stored fields of this layer and its sublayers, to restore after a call."""
+        saved, stack = [], [self]
+        while stack:
+            layer = stack.pop()
+            saved.append((layer, layer._weights, layer._state, layer._rng))
+            stack.extend(layer._sublayers)
+        return saved
+
+    @staticmethod
+    def _restore(saved):
+        for layer, weights, state, rng in reversed(saved):
+            layer._weights, layer._state, layer._rng = weights, state, rng
+
+    def _run_trax_style(self, inputs, weights, state, rng):
+        saved = self._snapshot()
+        try:
+            self.weights, self.state = weights, state
+            self._rng = rng
+            outputs = self.forward(inputs)  # pylint: disable=no-value-for-parameter
+            return outputs, self.state
+        finally:
+            self._restore(saved)
+
+    def _init_trax_style(self, input_signature, rng):
+        saved = self._snapshot()
+        try:
+            self._weights, self._state = EMPTY_WEIGHTS, EMPTY_STATE
+            self.rng = rng
+            self.init_weights_and_state(input_signature)  # pylint: disable=no-value-for-parameter
+            return self.weights, self.state
+        finally:
+            self._restore(saved)
+
     # -- Interactive API (Trax's flow) ----------------------------------------------------
 
-    def init(self, input_signature, rng=None):
-        """Initializes weights and state for `input_signature`; keeps and returns them."""
+    def init(self, input_signature, rng=None, use_cache=False):
+        """Initializes weights and state for `input_signature`; keeps and returns them.
+
+        Inside another layer's `init_weights_and_state` (Trax's combinator idiom,
+        `use_cache=True`), a layer already initialized in the same call returns the
+        markers `(GET_WEIGHTS_FROM_CACHE, GET_STATE_FROM_CACHE)`.
+        """
         if rng is None:
-            rng = jax.random.PRNGKey(0)
+            rng = self._rng if use_cache and self._rng is not None else jax.random.PRNGKey(0)
         weights, state = self.init_with_signature(input_signature, rng)
-        self.weights, self.state = weights, state
-        self._rng = jax.random.fold_in(rng, 1)
+        if _active() is None:  # Only a root init keeps results on the layers.
+            self.weights, self.state = weights, state
+            self._rng = jax.random.fold_in(rng, 1)
         return weights, state
 
     @property
     def weights(self):
+        if self._sublayers and isinstance(self._weights, _Cached):
+            return self._weights.compose(self._sublayers, "weights", GET_WEIGHTS_FROM_CACHE)
         if self._weights is None:
-            raise ValueError(f"Layer {self._name} has no weights yet: call "
-                             f"layer.init(input_signature) or layer.init_from_file(path) first.")
+            if self._sublayers:  # Never set: as in Trax, gather the sublayers' weights.
+                return tuple(layer.weights for layer in self._sublayers)
+            if self._needs_init():
+                raise ValueError(f"Layer {self._name} has no weights yet: call "
+                                 f"layer.init(input_signature) or layer.init_from_file(path) "
+                                 f"first.")
+            return EMPTY_WEIGHTS
         return self._weights
 
     @weights.setter
     def weights(self, weights):
-        self._weights = weights
-        for sublayer, w in self._sublayer_items(weights):
-            sublayer.weights = w
+        if is_weights_marker(weights):
+            return
+        if self._sublayers and _aligned(weights, self._sublayers):
+            self._weights = _Cached([is_weights_marker(w) for w in weights])
+            for sublayer, w in zip(self._sublayers, weights):
+                sublayer.weights = w
+        else:
+            self._weights = weights
 
     @property
     def state(self):
+        if self._sublayers and isinstance(self._state, _Cached):
+            return self._state.compose(self._sublayers, "state", GET_STATE_FROM_CACHE)
+        if self._state is None:
+            return self._default_state()
         return self._state
+
+    def _default_state(self):
+        """State before any is set: as in Trax, the sublayers' states gathered, or ()."""
+        return tuple(layer.state for layer in self._sublayers)
 
     @state.setter
     def state(self, state):
-        self._state = state
-        for sublayer, s in self._sublayer_items(state):
-            sublayer.state = s
+        if is_state_marker(state):
+            return
+        if self._sublayers and _aligned(state, self._sublayers):
+            self._state = _Cached([is_state_marker(s) for s in state])
+            for sublayer, s in zip(self._sublayers, state):
+                sublayer.state = s
+        else:
+            self._state = state
 
-    def _sublayer_items(self, tree):
-        """Pairs each sublayer with its part of a weights/state tuple (first occurrence)."""
-        if not self._sublayers or not isinstance(tree, tuple):
-            return []
-        if len(tree) != len(self._sublayers):
-            return []
-        seen, items = set(), []
-        for sublayer, part in zip(self._sublayers, tree):
-            if id(sublayer) not in seen:
-                seen.add(id(sublayer))
-                items.append((sublayer, part))
-        return items
+    @property
+    def rng(self):
+        """This layer's random key (Trax's `self.rng`); `PRNGKey(0)` until one is set."""
+        return jax.random.PRNGKey(0) if self._rng is None else self._rng
+
+    @rng.setter
+    def rng(self, rng):
+        """Sets the key here and split keys on the sublayers, recursively (as Trax does)."""
+        self._rng = rng
+        if self._sublayers and rng is not None:
+            for sublayer, key in zip(self._sublayers, jax.random.split(rng, len(self._sublayers))):
+                sublayer.rng = key
+
+    def new_rng(self):
+        """Returns a fresh key split off this layer's key (Trax's `new_rng`)."""
+        self._rng, rng = jax.random.split(self.rng)
+        return rng
+
+    def new_rngs(self, n):
+        """Returns `n` fresh keys split off this layer's key (Trax's `new_rngs`)."""
+        if n < 1:
+            raise ValueError(f"new_rngs needs n >= 1, got {n}")
+        keys = jax.random.split(self.rng, n + 1)
+        self._rng = keys[0]
+        return tuple(keys[1:])
 
     def __call__(self, inputs, weights=None, state=None, rng=None):
         """Runs the layer on `inputs` with the stored weights (or the given ones)."""
         if weights is None:
             weights = self.weights
-        if state is None:
-            state = self._state
-        if rng is None and self._rng is not None:
-            self._rng, rng = jax.random.split(self._rng)
+        if state is not None:
+            self.state = state
+        state = self.state
+        if rng is None:
+            # Trax's choice: the layer's own key, not split, so a call stores no new key
+            # and `layer(x)` works inside `jit` (e.g. a loss layer in a jitted loss).
+            rng = self.rng
         outputs, new_state = self.pure_fn(inputs, weights, state, rng)
         self.state = new_state
         return outputs
@@ -226,8 +472,9 @@ class Layer:
         """Saves weights (and state unless `weights_only`) atomically, keyed by tree path."""
         tree = {"weights": self.weights}
         if not weights_only:
-            tree["state"] = self._state
-        checkpoint.save(path, tree, metadata={"layer": repr(self), "weights_only": weights_only})
+            tree["state"] = self.state
+        checkpoint.save(path, tree, metadata={"layer": repr(self), "weights_only": weights_only,
+                                              "layout": WEIGHTS_LAYOUT})
 
     def init_from_file(self, path, weights_only=False, input_signature=None):
         """Loads weights (and state unless `weights_only`) saved by `save_to_file`.
@@ -236,13 +483,14 @@ class Layer:
         initializing it abstractly on `input_signature`. A file written for another model
         raises `checkpoint.CheckpointError` naming the first mismatching weight.
         """
-        if self._weights is not None:
-            weights, state = self._weights, self._state
-        elif input_signature is not None:
+        if input_signature is not None and not self.has_weights:
             weights, state = self.init_with_signature(input_signature, jax.random.PRNGKey(0))
+        elif self.has_weights:
+            weights, state = self.weights, self.state
         else:
             raise ValueError(f"Layer {self._name} has no weights to match the file {path!r} "
                              f"against: pass input_signature= or call init first.")
+        _check_layout(path)
         has_state = any(k.startswith("['state']") for k in checkpoint.read_keys(path))
         if not weights_only and not has_state and jax.tree.leaves(state):
             raise checkpoint.CheckpointError(
@@ -263,6 +511,28 @@ class Layer:
         if not isinstance(inputs, (tuple, list)) or len(inputs) != self._n_in:
             got = len(inputs) if isinstance(inputs, (tuple, list)) else 1
             raise ValueError(f"expected {self._n_in} inputs, got {got}")
+
+
+class _Cached(list):
+    """Per-sublayer flags of a layer whose weights (or state) live in its sublayers."""
+
+    def compose(self, sublayers, attribute, marker):
+        return tuple(marker if cached else getattr(layer, attribute)
+                     for layer, cached in zip(sublayers, self))
+
+
+# Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".
+WEIGHTS_LAYOUT = "trax"
+
+
+def _check_layout(path):
+    metadata = checkpoint.read_metadata(path) or {}
+    layout = metadata.get("layout") if isinstance(metadata, dict) else None
+    if layout != WEIGHTS_LAYOUT:
+        raise checkpoint.CheckpointError(
+            f"{path} was written with trax_rl's old weight layout (dicts such as "
+            f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "
+            f"Re-create it from a model of the old version, or retrain.")
 
 
 class _FnLayer(Layer):
@@ -287,7 +557,8 @@ class _FnLayer(Layer):
 def Fn(name, f, n_out=1, n_in=None):  # pylint: disable=invalid-name
     """Returns a weightless layer computing `f`.
 
-    `n_in` is the number of `f`'s positional arguments; pass it only for a varargs `f`.
+    As in Trax, `n_in` is the number of `f`'s positional arguments, which may have no
+    defaults; pass `n_in` only for a varargs `f`.
     """
     parameters = inspect.signature(f).parameters.values()
     if n_in is not None:

@@ -3,10 +3,9 @@
 Primitives are `Serial`, `Parallel` and `Select` (with `Fn` in `base`); everything else
 is a few lines on top of them, except `Scan` and `Cond`, which need `lax` control flow.
 
-Weight sharing: when the same layer object appears more than once among a `Serial`'s or
-`Parallel`'s direct sublayers, only its first occurrence owns weights and state; later
-occurrences hold `()` and use the first's. (Share a layer across different branches by
-making it a direct sublayer of one `Serial`/`Parallel`, e.g. `Parallel(enc, enc)`.)
+Weights and state of a combinator are tuples with one entry per sublayer. A layer object
+used more than once anywhere in a model shares one set of weights (see `base`): its
+later occurrences hold Trax's `GET_WEIGHTS_FROM_CACHE` / `GET_STATE_FROM_CACHE` markers.
 """
 
 import jax
@@ -48,34 +47,25 @@ def _as_list(outputs, n):
 
 
 class _Combinator(base.Layer):
-    """Shared bookkeeping for layers with sublayers: sharing and weight/state splitting."""
+    """Shared bookkeeping for layers whose weights and state are one entry per sublayer."""
 
     def __init__(self, sublayers, n_in, n_out, name, sublayers_to_print=None):
         super().__init__(n_in=n_in, n_out=n_out, name=name,
                          sublayers_to_print=sublayers_to_print)
         self._sublayers = tuple(sublayers)
-        first = {}
-        self._owner = [first.setdefault(id(layer), i) for i, layer in enumerate(sublayers)]
 
-    def _sub_weights_and_state(self, weights, state, i):
+    def _check_trees(self, weights, state):
         n = len(self._sublayers)
         if len(weights) != n or len(state) != n:
             raise ValueError(f"expected weights and state with one entry per sublayer ({n}), "
                              f"got {len(weights)} and {len(state)}: pass what init returned")
-        return weights[self._owner[i]], state[self._owner[i]]
 
     def _init_sublayer(self, i, signature, rng, weights, state):
-        """Initializes sublayer i unless it shares weights with an earlier occurrence."""
-        layer = self._sublayers[i]
-        if self._owner[i] != i:
-            weights.append(())
-            state.append(())
-            w, s = weights[self._owner[i]], state[self._owner[i]]
-        else:
-            w, s = layer.init_with_signature(signature, rng)
-            weights.append(w)
-            state.append(s)
-        return layer.output_signature(signature, w, s)
+        """Initializes sublayer i (a repeated layer gets cache markers); returns its outputs."""
+        w, s = self._sublayers[i].init_with_signature(signature, rng)
+        weights.append(w)
+        state.append(s)
+        return self._sublayers[i].output_signature(signature, w, s)
 
 
 class Serial(_Combinator):
@@ -88,13 +78,14 @@ class Serial(_Combinator):
         super().__init__(sublayers, n_in, n_out, name or "Serial", sublayers_to_print)
 
     def forward_with_state(self, inputs, weights, state, rng):
+        self._check_trees(weights, state)
         stack = _as_list(inputs, self.n_in)
-        new_state = list(state)
-        for i, (layer, key) in enumerate(zip(self._sublayers, _split_rngs(rng, len(self._sublayers)))):
-            w, s = self._sub_weights_and_state(weights, new_state, i)
+        new_state = []
+        keys = _split_rngs(rng, len(self._sublayers))
+        for layer, w, s, key in zip(self._sublayers, weights, state, keys):
             x = _as_tuple(stack[:layer.n_in], layer.n_in) if layer.n_in else ()
             y, s = layer.pure_fn(x, w, s, key)
-            new_state[self._owner[i]] = s
+            new_state.append(s)
             stack = _as_list(y, layer.n_out) + stack[layer.n_in:]
         return _as_tuple(stack, self.n_out), tuple(new_state)
 
@@ -139,13 +130,13 @@ class Parallel(_Combinator):
         return slices
 
     def forward_with_state(self, inputs, weights, state, rng):
-        outputs, new_state = [], list(state)
+        self._check_trees(weights, state)
+        outputs, new_state = [], []
         slices = self._slices(_as_list(inputs, self.n_in))
         keys = _split_rngs(rng, len(self._sublayers))
-        for i, (layer, x, key) in enumerate(zip(self._sublayers, slices, keys)):
-            w, s = self._sub_weights_and_state(weights, new_state, i)
+        for layer, x, w, s, key in zip(self._sublayers, slices, weights, state, keys):
             y, s = layer.pure_fn(x, w, s, key)
-            new_state[self._owner[i]] = s
+            new_state.append(s)
             outputs += _as_list(y, layer.n_out)
         return _as_tuple(outputs, self.n_out), tuple(new_state)
 
@@ -173,7 +164,9 @@ class Select(base.Layer):
 
     def forward(self, inputs, weights):
         del weights
-        xs = _as_list(inputs, self.n_in)
+        # As in Trax, a tuple given to a one-input Select is read as the stack itself, so
+        # `Select([0, 0])((a, b))` is `(a, a)`.
+        xs = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
         return _as_tuple([xs[i] for i in self._indices], self.n_out)
 
 
@@ -240,56 +233,80 @@ def Multiply():  # pylint: disable=invalid-name
 
 
 class Scan(base.Layer):
-    """Scans `layer` along `axis` of its first input, threading `n_carry` carries.
+    """Scans `layer` along `axis` of its non-carry inputs, threading `n_carry` carries.
 
-    `layer` maps `(x_t, carry...) -> (y_t, new_carry...)`; Scan maps
-    `(xs, carry...) -> (ys, final_carry...)` with `lax.scan`. Needs its own class because
-    a loop over a traced axis cannot be a composition of Serial/Parallel/Select.
+    `layer` maps `(x_1..x_k, carry_1..carry_n) -> (y_1..y_m, new_carry_1..new_carry_n)`;
+    Scan maps `(xs_1..xs_k, carry...) -> (ys_1..ys_m, final_carry...)` with `lax.scan`
+    (Trax's `Scan`). Step t's rng is `fold_in(rng, t)`. Weights are `(layer_weights,)`,
+    state `(layer_state, saved_carry)`: `saved_carry` is `()` except in 'predict' mode,
+    where it holds the carry the last call ended with (zeros after init) and each call
+    starts from it, so a sequence can be fed a piece at a time. Needs its own class
+    because a loop over a traced axis cannot be a composition of Serial/Parallel/Select.
     """
 
-    def __init__(self, layer, axis=0, n_carry=1, remat=False):
-        if layer.n_in != 1 + n_carry or layer.n_out != 1 + n_carry:
-            raise ValueError(f"Scan's layer must take and return 1 + n_carry = {1 + n_carry} "
+    def __init__(self, layer, axis=0, n_carry=1, remat=False, mode="train"):
+        if n_carry < 0 or layer.n_in < n_carry or layer.n_out < n_carry:
+            raise ValueError(f"Scan's layer must take and return at least n_carry={n_carry} "
                              f"items, got n_in={layer.n_in}, n_out={layer.n_out}")
         super().__init__(n_in=layer.n_in, n_out=layer.n_out, name="Scan")
         self._sublayers = (layer,)
         self._axis = axis
         self._n_carry = n_carry
         self._remat = remat
+        self._mode = mode
 
-    def _slice_signature(self, input_signature):
-        xs, *carry = _as_list(input_signature, self.n_in)
-        shape = tuple(xs.shape[:self._axis % len(xs.shape)]) + tuple(
-            xs.shape[self._axis % len(xs.shape) + 1:])
-        return _as_tuple([shapes.ShapeDtype(shape, xs.dtype)] + carry, self.n_in)
+    @property
+    def sublayer(self):
+        return self._sublayers[0]
+
+    def _default_state(self):
+        return (self.sublayer.state, ())
+
+    def _split(self, items):
+        items = _as_list(items, self.n_in)
+        n_xs = len(items) - self._n_carry
+        return items[:n_xs], items[n_xs:]
 
     def init_weights_and_state(self, input_signature, rng):
-        w, s = self._sublayers[0].init_with_signature(self._slice_signature(input_signature), rng)
-        return (w,), (s,)
+        xs, carry = self._split(input_signature)
+        slices = []
+        for x in xs:
+            axis = self._axis % len(x.shape)
+            slices.append(shapes.ShapeDtype(tuple(x.shape[:axis]) + tuple(x.shape[axis + 1:]),
+                                            x.dtype))
+        w, s = self.sublayer.init_with_signature(
+            _as_tuple(slices + list(carry), self.sublayer.n_in), rng)
+        saved = ()
+        if self._mode == "predict" and self._n_carry:
+            saved = tuple(jax.numpy.zeros(c.shape, c.dtype) for c in carry)
+        return (w,), (s, saved)
 
     def forward_with_state(self, inputs, weights, state, rng):
-        layer = self._sublayers[0]
-        xs, *carry = _as_list(inputs, self.n_in)
-        xs = jnp.moveaxis(xs, self._axis, 0)
+        layer, n_carry = self.sublayer, self._n_carry
+        xs, carry = self._split(inputs)
+        layer_state, saved = state
+        if self._mode == "predict" and n_carry:
+            carry = list(saved)
+        xs = tuple(jnp.moveaxis(x, self._axis, 0) for x in xs)  # (T, ...) each
 
-        def step(carry_and_state, x_and_key):
+        def step(carry_and_state, x_and_t):
             carry, s = carry_and_state
-            x, key = x_and_key
-            outputs, s = layer.pure_fn(_as_tuple([x] + list(carry), layer.n_in),
+            x, t = x_and_t
+            key = None if rng is None else jax.random.fold_in(rng, t)
+            outputs, s = layer.pure_fn(_as_tuple(list(x) + list(carry), layer.n_in),
                                        weights[0], s, key)
-            y, *new_carry = _as_list(outputs, layer.n_out)
-            return (tuple(new_carry), s), y
+            outputs = _as_list(outputs, layer.n_out)
+            n_ys = len(outputs) - n_carry
+            return (tuple(outputs[n_ys:]), s), tuple(outputs[:n_ys])
 
         if self._remat:
             step = jax.checkpoint(step)
-        keys = jax.random.split(rng, xs.shape[0]) if rng is not None else None
-        if keys is None:
-            (carry, s), ys = jax.lax.scan(lambda c, x: step(c, (x, None)),
-                                          (tuple(carry), state[0]), xs)
-        else:
-            (carry, s), ys = jax.lax.scan(step, (tuple(carry), state[0]), (xs, keys))
-        ys = jnp.moveaxis(ys, 0, self._axis)
-        return _as_tuple([ys] + list(carry), self.n_out), (s,)
+        length = xs[0].shape[0]
+        (carry, layer_state), ys = jax.lax.scan(
+            step, (tuple(carry), layer_state), (xs, jnp.arange(length)))
+        ys = [jnp.moveaxis(y, 0, self._axis) for y in ys]
+        saved = tuple(carry) if self._mode == "predict" and n_carry else ()
+        return _as_tuple(ys + list(carry), self.n_out), (layer_state, saved)
 
 
 class Cond(base.Layer):

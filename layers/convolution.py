@@ -25,6 +25,7 @@ def _glorot_normal_for(rhs_spec):
 class Conv(base.Layer):
     """N-d convolution with `filters` output channels and a bias per channel.
 
+    Weights `(w, b)`, or `w` alone when `use_bias=False` (Trax's layout).
     `kernel_size` is a tuple, one entry per spatial axis. Inputs with more leading
     axes than the layout names (e.g. `(B, T, H, W, C)` for NHWC) are treated as a
     batch of images, as in Trax. `padding` is 'VALID', 'SAME' or explicit pairs.
@@ -67,11 +68,11 @@ class Conv(base.Layer):
         lhs_spec, _, _ = self._dimension_numbers
         leading = x.shape[:x.ndim - len(lhs_spec) + 1]
         x = jnp.reshape(x, self._fold_batch(x.shape))  # (N, spatial and C in lhs_spec order)
+        w, b = weights if self._use_bias else (weights, None)
         y = jax.lax.conv_general_dilated(
-            x, weights["w"], self._strides, self._padding,
-            dimension_numbers=self._dimension_numbers)
-        if self._use_bias:
-            y = y + weights["b"]
+            x, w, self._strides, self._padding, dimension_numbers=self._dimension_numbers)
+        if b is not None:
+            y = y + b
         return jnp.reshape(y, tuple(leading) + y.shape[1:])  # (leading..., rest of out_spec)
 
     def init_weights_and_state(self, input_signature, rng):
@@ -85,10 +86,10 @@ class Conv(base.Layer):
         bias_shape = [self._filters if c == "C" else 1 for c in out_spec]
         bias_shape = tuple(bias_shape[out_spec.index("C"):])
         w_rng, b_rng = jax.random.split(rng)
-        weights = {"w": self._kernel_initializer(kernel_shape, w_rng)}
-        if self._use_bias:
-            weights["b"] = self._bias_initializer(bias_shape, b_rng)
-        return weights, ()
+        w = self._kernel_initializer(kernel_shape, w_rng)
+        if not self._use_bias:
+            return w, ()
+        return (w, self._bias_initializer(bias_shape, b_rng)), ()
 
 
 def Conv1d(filters, kernel_size, stride=1, padding="VALID",  # pylint: disable=invalid-name

@@ -16,7 +16,8 @@ def check_mode(mode):
 
 
 class Dense(base.Layer):
-    """Affine map on the last axis: `y = x @ w + b`."""
+    """Affine map on the last axis: `y = x @ w + b`. Weights `(w, b)`, or `w` alone
+    when `use_bias=False` (Trax's layout)."""
 
     def __init__(self, n_units, kernel_initializer=init.GlorotUniformInitializer(),
                  bias_initializer=init.RandomNormalInitializer(1e-6), use_bias=True):
@@ -29,25 +30,32 @@ class Dense(base.Layer):
         self._use_bias = use_bias
 
     def forward(self, x, weights):
-        w = weights["w"]
+        if self._use_bias:
+            if not isinstance(weights, (tuple, list)) or len(weights) != 2:
+                raise ValueError(f"Dense with use_bias=True needs weights (w, b), got "
+                                 f"{jax.tree.map(jnp.shape, weights)}")
+            w, b = weights
+        else:
+            w, b = weights, None
         if x.shape[-1:] != w.shape[:1]:
             raise ValueError(f"expected input with last dimension {w.shape[0]}, "
                              f"got shape {tuple(x.shape)}")
         y = jnp.dot(x, w)
-        return y + weights["b"] if self._use_bias else y
+        return y if b is None else y + b
 
     def init_weights_and_state(self, input_signature, rng):
         if not input_signature.shape:
             raise ValueError("Dense needs inputs with at least one axis, got a scalar")
         w_rng, b_rng = jax.random.split(rng)
-        weights = {"w": self._kernel_initializer((input_signature.shape[-1], self._n_units), w_rng)}
-        if self._use_bias:
-            weights["b"] = self._bias_initializer((self._n_units,), b_rng)
-        return weights, ()
+        w = self._kernel_initializer((input_signature.shape[-1], self._n_units), w_rng)
+        if not self._use_bias:
+            return w, ()
+        return (w, self._bias_initializer((self._n_units,), b_rng)), ()
 
 
 class Embedding(base.Layer):
-    """Trainable layer that maps discrete tokens/IDs to vectors."""
+    """Trainable layer that maps discrete tokens/IDs to vectors; weights: the
+    `(vocab_size, d_feature)` array."""
 
     def __init__(self, vocab_size, d_feature, kernel_initializer=init.RandomNormalInitializer(1.0)):
         super().__init__(name=f"Embedding_{vocab_size}_{d_feature}")
@@ -58,11 +66,11 @@ class Embedding(base.Layer):
     def forward(self, x, weights):
         if not jnp.issubdtype(x.dtype, jnp.integer):
             raise ValueError(f"Embedding expects integer token ids, got dtype {x.dtype}")
-        return jnp.take(weights["embedding"], x, axis=0, mode="clip")
+        return jnp.take(weights, x, axis=0, mode="clip")
 
     def init_weights_and_state(self, input_signature, rng):
         del input_signature
-        return {"embedding": self._kernel_initializer((self._vocab_size, self._d_feature), rng)}, ()
+        return self._kernel_initializer((self._vocab_size, self._d_feature), rng), ()
 
 
 class Dropout(base.Layer):

@@ -11,8 +11,8 @@ class LayerNorm(base.Layer):
     """Normalizes the last axis to zero mean, unit variance, then scales and shifts.
 
     `y = (x - mean) / sqrt(var + epsilon) * scale + bias` (Ba et al. 2016), statistics
-    over the last axis. With `center=False` the mean is not subtracted (as in Trax, the
-    `bias` weight is still there).
+    over the last axis. Weights `(scale, bias)` (Trax's layout). With `center=False` the
+    mean is not subtracted (as in Trax, the `bias` weight is still there).
     """
 
     def __init__(self, center=True, epsilon=1e-6):
@@ -25,7 +25,8 @@ class LayerNorm(base.Layer):
         centered = x - mean if self._center else x
         variance = jnp.mean(centered * centered, axis=-1, keepdims=True)
         normed = centered * jax.lax.rsqrt(variance + self._epsilon)
-        return normed * weights["scale"] + weights["bias"]
+        scale, bias = weights
+        return normed * scale + bias
 
     def init_weights_and_state(self, input_signature, rng):
         del rng
@@ -33,7 +34,7 @@ class LayerNorm(base.Layer):
             raise ValueError("LayerNorm needs inputs with at least one axis, got a scalar")
         features = input_signature.shape[-1]
         dtype = input_signature.dtype
-        return {"scale": jnp.ones((features,), dtype), "bias": jnp.zeros((features,), dtype)}, ()
+        return (jnp.ones((features,), dtype), jnp.zeros((features,), dtype)), ()
 
 
 class BatchNorm(base.Layer):
@@ -44,9 +45,10 @@ class BatchNorm(base.Layer):
     `running = momentum * running + (1 - momentum) * batch_stat`.
     In 'eval' and 'predict' modes the running statistics normalize and are not updated.
 
-    Weights: `bias` (beta) and `scale` (gamma), shaped like the input without `axis`
-    (absent when `center` / `scale` is False). State: `{"mean", "var"}` shaped like the
-    input with `axis` set to 1, and `n_batches`, the number of train-mode updates.
+    Weights `(beta, gamma)` (bias and scale), shaped like the input without `axis`
+    (`()` when `center` / `scale` is False). State `(running_mean, running_var,
+    n_batches)`: the statistics shaped like the input with `axis` set to 1, and the
+    number of train-mode updates (Trax's layouts).
     """
 
     def __init__(self, axis=(0, 1, 2), epsilon=1e-5, center=True, scale=True,
@@ -69,34 +71,32 @@ class BatchNorm(base.Layer):
         shape = tuple(input_signature.shape)
         axes = self._normalized_axes(len(shape))
         param_shape = tuple(d for i, d in enumerate(shape) if i not in axes)
-        weights = {}
-        if self._center:
-            weights["bias"] = jnp.zeros(param_shape, jnp.float32)
-        if self._scale:
-            weights["scale"] = jnp.ones(param_shape, jnp.float32)
+        beta = jnp.zeros(param_shape, jnp.float32) if self._center else ()
+        gamma = jnp.ones(param_shape, jnp.float32) if self._scale else ()
         stats_shape = tuple(1 if i in axes else d for i, d in enumerate(shape))
-        state = {"mean": jnp.zeros(stats_shape, jnp.float32),
-                 "var": jnp.ones(stats_shape, jnp.float32),
-                 "n_batches": jnp.zeros((), jnp.int32)}
-        return weights, state
+        state = (jnp.zeros(stats_shape, jnp.float32), jnp.ones(stats_shape, jnp.float32),
+                 jnp.zeros((), jnp.int32))
+        return (beta, gamma), state
 
     def forward_with_state(self, x, weights, state, rng):
         del rng
         axes = self._normalized_axes(x.ndim)
+        running_mean, running_var, n_batches = state
         if self._mode == "train":
             mean = jnp.mean(x, axis=axes, keepdims=True)
             var = jnp.var(x, axis=axes, keepdims=True)
             m = self._momentum
-            state = {"mean": (m * state["mean"] + (1 - m) * mean).astype(state["mean"].dtype),
-                     "var": (m * state["var"] + (1 - m) * var).astype(state["var"].dtype),
-                     "n_batches": state["n_batches"] + 1}
+            state = ((m * running_mean + (1 - m) * mean).astype(running_mean.dtype),
+                     (m * running_var + (1 - m) * var).astype(running_var.dtype),
+                     n_batches + 1)
         else:
-            mean, var = state["mean"], state["var"]
+            mean, var = running_mean, running_var
         y = (x - mean) * jax.lax.rsqrt(var + self._epsilon)
         # Weights lack the normalized axes; re-insert them so they broadcast against x.
         expand = tuple(None if i in axes else slice(None) for i in range(x.ndim))
+        beta, gamma = weights
         if self._scale:
-            y = y * weights["scale"][expand]
+            y = y * gamma[expand]
         if self._center:
-            y = y + weights["bias"][expand]
+            y = y + beta[expand]
         return y.astype(x.dtype), state

@@ -54,7 +54,7 @@ def _check_carry(input_signature, width, cell_name):
 class LSTMCell(base.Layer):
     """LSTM step (Hochreiter & Schmidhuber 1997): `(x, concat(c, h)) -> (h', concat(c', h'))`.
 
-    With `[i, j, f, o] = [x, h] @ w + b`:
+    Weights `(w, b)` (Trax's layout). With `[i, j, f, o] = [x, h] @ w + b`:
     `c' = sigmoid(f) * c + sigmoid(i) * tanh(j)`, `h' = sigmoid(o) * tanh(c')`.
     `forget_bias` is added to the forget gate's bias at init (Trax adds it to all four
     gates' biases; only the forget gate is what the name promises).
@@ -72,7 +72,8 @@ class LSTMCell(base.Layer):
     def forward(self, inputs, weights):
         x, carry = inputs
         c, h = jnp.split(carry, 2, axis=-1)
-        gates = jnp.dot(jnp.concatenate([x, h], axis=-1), weights["w"]) + weights["b"]
+        w, b = weights
+        gates = jnp.dot(jnp.concatenate([x, h], axis=-1), w) + b
         i, j, f, o = jnp.split(gates, 4, axis=-1)
         new_c = c * jax.nn.sigmoid(f) + jax.nn.sigmoid(i) * jnp.tanh(j)
         new_h = jnp.tanh(new_c) * jax.nn.sigmoid(o)
@@ -84,14 +85,14 @@ class LSTMCell(base.Layer):
         w_rng, b_rng = jax.random.split(rng)
         w = self._kernel_initializer((d_in + n, 4 * n), w_rng)
         b = self._bias_initializer((4 * n,), b_rng).at[2 * n:3 * n].add(self._forget_bias)
-        return {"w": w, "b": b}, ()
+        return (w, b), ()
 
 
 class GRUCell(base.Layer):
     """GRU step (Cho et al. 2014): `(x, h) -> (h', h')`.
 
-    `[u, r] = sigmoid([x, h] @ w_gates + b_gates)`,
-    `h' = u * h + (1 - u) * tanh([x, r * h] @ w_candidate + b_candidate)`.
+    Weights `(w1, b1, w2, b2)` (Trax's layout): `[u, r] = sigmoid([x, h] @ w1 + b1)`,
+    `h' = u * h + (1 - u) * tanh([x, r * h] @ w2 + b2)`.
     `forget_bias` is added to the update gate's bias at init (u keeps the old state).
     """
 
@@ -106,10 +107,11 @@ class GRUCell(base.Layer):
 
     def forward(self, inputs, weights):
         x, h = inputs
-        gates = jnp.dot(jnp.concatenate([x, h], axis=-1), weights["w_gates"])
-        u, r = jnp.split(jax.nn.sigmoid(gates + weights["b_gates"]), 2, axis=-1)
-        candidate = jnp.dot(jnp.concatenate([x, r * h], axis=-1), weights["w_candidate"])
-        new_h = u * h + (1 - u) * jnp.tanh(candidate + weights["b_candidate"])
+        w1, b1, w2, b2 = weights
+        gates = jnp.dot(jnp.concatenate([x, h], axis=-1), w1)
+        u, r = jnp.split(jax.nn.sigmoid(gates + b1), 2, axis=-1)
+        candidate = jnp.dot(jnp.concatenate([x, r * h], axis=-1), w2)
+        new_h = u * h + (1 - u) * jnp.tanh(candidate + b2)
         return new_h, new_h
 
     def init_weights_and_state(self, input_signature, rng):
@@ -117,10 +119,9 @@ class GRUCell(base.Layer):
         d_in = _check_carry(input_signature, n, self.name)
         rngs = jax.random.split(rng, 4)
         b_gates = self._bias_initializer((2 * n,), rngs[1]).at[:n].add(self._forget_bias)
-        return {"w_gates": self._kernel_initializer((d_in + n, 2 * n), rngs[0]),
-                "b_gates": b_gates,
-                "w_candidate": self._kernel_initializer((d_in + n, n), rngs[2]),
-                "b_candidate": self._bias_initializer((n,), rngs[3])}, ()
+        return (self._kernel_initializer((d_in + n, 2 * n), rngs[0]), b_gates,
+                self._kernel_initializer((d_in + n, n), rngs[2]),
+                self._bias_initializer((n,), rngs[3])), ()
 
 
 def MakeZeroState(depth_multiplier=1, width=None):  # pylint: disable=invalid-name
@@ -134,38 +135,11 @@ def MakeZeroState(depth_multiplier=1, width=None):  # pylint: disable=invalid-na
     return base.Fn("MakeZeroState", f)
 
 
-class _RecurrentScan(Scan):
-    """A `Scan` over axis 1 whose carry, in 'predict' mode, persists across calls in state.
-
-    In 'predict' mode the carry passed in is ignored after init: each call starts from the
-    carry the previous call ended with (zeros at first). Weights are `Scan`'s in any mode.
-    """
-
-    def __init__(self, cell, mode):
-        super().__init__(cell, axis=1, n_carry=1)
-        self._mode = check_mode(mode)
-
-    def init_weights_and_state(self, input_signature, rng):
-        weights, state = super().init_weights_and_state(input_signature, rng)
-        if self._mode == "predict":
-            carry = input_signature[1]
-            state = state + (jnp.zeros(carry.shape, carry.dtype),)
-        return weights, state
-
-    def forward_with_state(self, inputs, weights, state, rng):
-        if self._mode != "predict":
-            return super().forward_with_state(inputs, weights, state, rng)
-        xs, _ = inputs
-        (ys, carry), (cell_state,) = super().forward_with_state(
-            (xs, state[1]), weights, state[:1], rng)
-        return (ys, carry), (cell_state, carry)
-
-
 def _recurrent(name, cell, width, mode, return_state, initial_state):
     """Trax's RNN wrapper: zero initial carry unless given, scan over time, drop the carry."""
     return Serial(
         None if initial_state else Branch(None, MakeZeroState(width=width)),  # (xs, carry)
-        _RecurrentScan(cell, mode),                                           # (ys, carry)
+        Scan(cell, axis=1, mode=check_mode(mode)),                            # (ys, carry)
         None if return_state else Select([0], n_in=2),                        # (ys)
         name=name, sublayers_to_print=[])
 

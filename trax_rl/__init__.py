@@ -13,6 +13,7 @@ _LAZY = {
       "shapes": "trax_rl.shapes",
       "optimizers": "trax_rl.optimizers",
       "checkpoint": "trax_rl.checkpoint",
+      "data": "trax_rl.data",
       "writers": "trax_rl.writers",
       "train_state": "trax_rl.train_state",
       "running_stats": "trax_rl.running_stats",

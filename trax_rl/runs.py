@@ -32,6 +32,7 @@ __all__ = [
     "RunError",
     "Watchdog",
     "check_resume",
+    "check_run_dir",
     "default_run_dir",
     "files_line",
     "holds_run",
@@ -69,15 +70,9 @@ def default_run_dir(name, root="runs"):
     return path
 
 
-def prepare_run_dir(path, *, resume=False, overwrite=False, checkpoint="checkpoint.ckpt",
-                    flag_prefix="--"):
-    """Makes `path` ready for a run and returns it.
-
-    A fresh run (`resume=False`) refuses a folder that holds an earlier run unless
-    `overwrite`, which deletes that run's files (and nothing else). A resumed run needs
-    `path/checkpoint`. Either way, `.tmp` files left by a killed checkpoint save go.
-    Raises `RunError` before anything is written; `flag_prefix` shapes the hints.
-    """
+def check_run_dir(path, *, resume=False, overwrite=False, checkpoint="checkpoint.ckpt",
+                  flag_prefix="--"):
+    """Raises `RunError` where `prepare_run_dir` would refuse; touches nothing."""
     if resume and overwrite:
         raise RunError(f"{flag_prefix}resume and {flag_prefix}overwrite contradict each other")
     if resume and not os.path.exists(os.path.join(path, checkpoint)):
@@ -87,6 +82,20 @@ def prepare_run_dir(path, *, resume=False, overwrite=False, checkpoint="checkpoi
             raise RunError(f"{path} holds an earlier run: pass {flag_prefix}resume to continue "
                            f"it, {flag_prefix}overwrite to replace it, or another "
                            f"{flag_prefix}output_dir")
+
+
+def prepare_run_dir(path, *, resume=False, overwrite=False, checkpoint="checkpoint.ckpt",
+                    flag_prefix="--"):
+    """Makes `path` ready for a run and returns it.
+
+    A fresh run (`resume=False`) refuses a folder that holds an earlier run unless
+    `overwrite`, which deletes that run's files (and nothing else). A resumed run needs
+    `path/checkpoint`. Either way, `.tmp` files left by a killed checkpoint save go.
+    Raises `RunError` before anything is written; `flag_prefix` shapes the hints.
+    """
+    check_run_dir(path, resume=resume, overwrite=overwrite, checkpoint=checkpoint,
+                  flag_prefix=flag_prefix)
+    if not resume and overwrite and os.path.isdir(path):
         for name in os.listdir(path):
             if _is_run_file(name):
                 os.remove(os.path.join(path, name))

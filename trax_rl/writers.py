@@ -119,13 +119,16 @@ class TensorBoardSink(Sink):
 
     name = "tensorboard"
 
-    def __init__(self, logdir):
+    def __init__(self, logdir, purge_step=None):
         self.logdir = os.fspath(logdir)
+        self._purge_step = purge_step
         self._writer = None
 
     def open(self):
         from tensorboardX import SummaryWriter  # Lazy: only when TensorBoard is on.
-        self._writer = SummaryWriter(logdir=self.logdir)
+        # purge_step: a resumed run tells TensorBoard to drop the old events at steps
+        # >= purge_step, which a killed run logged after its last checkpoint.
+        self._writer = SummaryWriter(logdir=self.logdir, purge_step=self._purge_step)
 
     def write(self, step, scalars, arrays):
         for k, v in scalars.items():
@@ -287,11 +290,12 @@ class MetricWriter:
 
 def create_writer(output_dir, *, console=True, jsonl=True, tensorboard=True,
                   wandb=False, wandb_project="trax_rl", wandb_name=None, config=None,
-                  enabled=None):
+                  enabled=None, purge_step=None):
     """The usual writer for a run in `output_dir`.
 
     Writes `output_dir/metrics.jsonl`, TensorBoard events in `output_dir`, and a
     W&B run under `output_dir/wandb` when `wandb=True`; records `config` if given.
+    `purge_step` (for a resumed run): TensorBoard discards earlier events at steps >= it.
     """
     output_dir = os.fspath(output_dir)
     sinks = []
@@ -300,7 +304,7 @@ def create_writer(output_dir, *, console=True, jsonl=True, tensorboard=True,
     if jsonl:
         sinks.append(JsonlSink(os.path.join(output_dir, "metrics.jsonl")))
     if tensorboard:
-        sinks.append(TensorBoardSink(output_dir))
+        sinks.append(TensorBoardSink(output_dir, purge_step=purge_step))
     if wandb:
         sinks.append(WandbSink(wandb_project, config=config, dir=output_dir,
                                name=wandb_name))

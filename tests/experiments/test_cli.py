@@ -38,7 +38,8 @@ def test_run_writes_every_file(tmp_path, capsys):
                           "eval_return_mean", "eval_return_std", "eval_episodes"}
     assert saved["env_steps"] == 2048 and saved["eval_episodes"] == 3
     lines = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
-    assert lines[-1]["step"] == 2048 // (4 * 32)
+    assert lines[-1]["step"] == 2048  # Logged at env steps, one line per update.
+    assert [l["step"] for l in lines[:-1]] == list(range(128, 2049, 128))
     assert "losses/approx_kl" in lines[0]
     assert "eval return:" in capsys.readouterr().out
 
@@ -73,6 +74,11 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("flag, message", [
     ("--env=NoSuchEnv-v0", "unknown env 'NoSuchEnv-v0'"),
+    ("--num_minibatches=0", "num_minibatches must be >= 1, got 0"),
+    ("--bridge --torso=transformer", "--torso=transformer runs on JAX envs"),
+    ("--resume", "--resume: no checkpoint at"),
+    ("--resume --overwrite", "contradict"),
+    ("--hang_timeout=-1", "--hang_timeout must be >= 0"),
     ("--num_minibatches=3", "num_minibatches=3 must divide"),
     ("--learning_rate=-1", "learning_rate must be > 0"),
     ("--torso=cnn", "--torso must be mlp, transformer or lstm"),
@@ -82,7 +88,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, flag, message):
     out = tmp_path / "bad"
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.ppo", *TINY, flag, f"--output_dir={out}"],
+        [sys.executable, "-m", "experiments.ppo", *TINY, *flag.split(), f"--output_dir={out}"],
         capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
             os.path.dirname(os.path.abspath(__file__)))))
     assert result.returncode == 2, result.stderr
@@ -111,7 +117,11 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
     ("ppo", ["--bridge"]),
-], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge"])
+    # No time limit of its own: evaluation must still end (the bridge's step bound).
+    ("ppo", ["--env=CliffWalking-v1"]),
+    ("a2c", ["--env=Blackjack-v1"]),  # Tuple observations, flattened.
+], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge",
+        "ppo-cliffwalking", "a2c-blackjack"])
 def test_every_script_runs_one_update(tmp_path, script, extra):
     import importlib
     module = importlib.import_module(f"experiments.{script}")
@@ -133,9 +143,37 @@ def test_wandb_flag_logs_an_offline_run(tmp_path, monkeypatch):
     assert runs, "no offline W&B run was written"
 
 
-def test_a_fresh_run_replaces_the_previous_runs_logs(tmp_path):
+def test_a_run_never_replaces_an_earlier_one_unless_asked(tmp_path):
     out, _ = _run(tmp_path)
-    _run(tmp_path)
+    with open(os.path.join(out, "summary.json")) as f:
+        before = f.read()
+    with pytest.raises(SystemExit) as exit_info:
+        _run(tmp_path)
+    assert exit_info.value.code == 2
+    with open(os.path.join(out, "summary.json")) as f:
+        assert f.read() == before
+    _run(tmp_path, "--overwrite")
     lines = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
-    assert [l["step"] for l in lines if "charts/env_steps" in l] == list(range(1, 17))
+    assert [l["step"] for l in lines if "charts/env_steps" in l] == list(range(128, 2049, 128))
     assert len([f for f in os.listdir(out) if f.startswith("events.out")]) == 1
+
+
+def test_default_run_folders_are_unique_and_reported(tmp_path, capsys):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cmd = [sys.executable, "-m", "experiments.ppo", *TINY, "--total_timesteps=256",
+           "--seed=11"]
+    env = {**os.environ, "PYTHONPATH": root}
+    for expected in ("ppo_CartPole-v1_seed11", "ppo_CartPole-v1_seed11-2"):
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert f"files in {tmp_path / 'runs' / expected}: config.json" in result.stdout
+    assert sorted(os.listdir(tmp_path / "runs")) == ["ppo_CartPole-v1_seed11",
+                                                     "ppo_CartPole-v1_seed11-2"]
+
+
+def test_max_episode_steps_bounds_training_and_evaluation(tmp_path):
+    out, summary = _run(tmp_path, "--max_episode_steps=20", "--total_timesteps=512")
+    assert 0 < summary["eval_return_mean"] <= 20
+    lengths = [json.loads(l).get("charts/episode_length", 0)
+               for l in open(os.path.join(out, "metrics.jsonl"))]
+    assert max(lengths) <= 20

@@ -24,12 +24,12 @@ def _np_attention(q, k, v, mask=None):
 
 def _np_multi_head(x_q, x_kv, dense, mask):
     """dense: the q, k, v and output `{"w", "b"}` weights, in that order."""
-    q, k, v = (x @ np.asarray(d["w"]) + np.asarray(d["b"]) for d, x in
+    q, k, v = (x @ np.asarray(d[0]) + np.asarray(d[1]) for d, x in
                zip(dense[:3], (x_q, x_kv, x_kv)))
     heads = [slice(h * D // N_HEADS, (h + 1) * D // N_HEADS) for h in range(N_HEADS)]
     out = np.concatenate([_np_attention(q[..., s], k[..., s], v[..., s], mask)
                           for s in heads], -1)
-    return out @ np.asarray(dense[3]["w"]) + np.asarray(dense[3]["b"])
+    return out @ np.asarray(dense[3][0]) + np.asarray(dense[3][1])
 
 
 def _causal_dense(weights):

@@ -42,21 +42,22 @@ def _np_pool(x, size, strides, reduce):
 def test_conv_matches_numpy_loop(strides):
     layer = convolution.Conv(4, (3, 2), strides=strides)
     weights, _ = layer.init(ShapeDtype(X.shape))
-    assert weights["w"].shape == (3, 2, 3, 4) and weights["b"].shape == (4,)
+    w, _ = weights
+    assert w.shape == (3, 2, 3, 4) and weights[1].shape == (4,)
     b = RNG.normal(size=4).astype(np.float32)
-    y, _ = layer.pure_fn(X, {"w": weights["w"], "b": b})
-    expected = _np_conv(X, np.asarray(weights["w"]), b, strides or (1, 1))
+    y, _ = layer.pure_fn(X, (w, b))
+    expected = _np_conv(X, np.asarray(w), b, strides or (1, 1))
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_conv_same_padding_equals_numpy_on_padded_input():
     layer = convolution.Conv(2, (3, 2), padding="SAME", use_bias=False)
     weights, _ = layer.init(ShapeDtype(X.shape))
-    assert set(weights) == {"w"}
+    assert weights.shape == (3, 2, 3, 2)  # Trax's layout without bias: w alone.
     y, _ = layer.pure_fn(X, weights)
     # XLA's SAME puts the odd padding element after: kernel 3 pads (1, 1), kernel 2 (0, 1).
     padded = np.pad(X, [(0, 0), (1, 1), (0, 1), (0, 0)])
-    np.testing.assert_allclose(y, _np_conv(padded, np.asarray(weights["w"]), 0.0),
+    np.testing.assert_allclose(y, _np_conv(padded, np.asarray(weights), 0.0),
                                rtol=1e-5, atol=1e-5)
     assert y.shape == X.shape[:3] + (2,)
 
@@ -67,9 +68,9 @@ def test_conv_nchw_layout_and_extra_batch_axes():
     expected, _ = nhwc.pure_fn(X, weights)
     nchw = convolution.Conv(4, (2, 2), dimension_numbers=("NCHW", "OIHW", "NCHW"))
     nchw_weights, _ = nchw.init(ShapeDtype((2, 3, 5, 4)))
-    assert nchw_weights["w"].shape == (4, 3, 2, 2) and nchw_weights["b"].shape == (4, 1, 1)
-    y, _ = nchw.pure_fn(X.transpose(0, 3, 1, 2), {
-        "w": weights["w"].transpose(3, 2, 0, 1), "b": weights["b"][:, None, None]})
+    assert nchw_weights[0].shape == (4, 3, 2, 2) and nchw_weights[1].shape == (4, 1, 1)
+    y, _ = nchw.pure_fn(X.transpose(0, 3, 1, 2), (
+        weights[0].transpose(3, 2, 0, 1), weights[1][:, None, None]))
     np.testing.assert_allclose(y.transpose(0, 2, 3, 1), expected, rtol=1e-5, atol=1e-5)
     # (B, T, H, W, C) is a batch of B * T images.
     y5, _ = nhwc.pure_fn(X.reshape(1, 2, 5, 4, 3), weights)
@@ -81,7 +82,7 @@ def test_conv1d_matches_numpy():
     layer = convolution.Conv1d(5, 3, stride=2)
     weights, _ = layer.init(ShapeDtype(x.shape))
     y, _ = layer.pure_fn(x, weights)
-    expected = _np_conv(x[:, :, None, :], np.asarray(weights["w"])[:, None], weights["b"], (2, 1))
+    expected = _np_conv(x[:, :, None, :], np.asarray(weights[0])[:, None], weights[1], (2, 1))
     np.testing.assert_allclose(y, expected[:, :, 0], rtol=1e-5, atol=1e-5)
 
 
@@ -123,5 +124,5 @@ def test_jit_and_grad_through_pure_fn():
 
     grads = jax.grad(loss)(weights, X)
     # Each pooled max picks one conv output, so the bias gradient counts the windows.
-    np.testing.assert_allclose(grads["b"], [2 * 2 * 1] * 2)
-    assert np.all(np.isfinite(grads["w"]))
+    np.testing.assert_allclose(grads[1], [2 * 2 * 1] * 2)
+    assert np.all(np.isfinite(grads[0]))

@@ -15,7 +15,7 @@ def test_seed_embedding_and_sentiment_model(capsys):
     embedding.init(trax_rl.shapes.signature(x))
     y = embedding(x)
     assert y.shape == (15, 32)
-    np.testing.assert_array_equal(y, np.asarray(embedding.weights["embedding"])[x])
+    np.testing.assert_array_equal(y, np.asarray(embedding.weights)[x])
     model = tl.Serial(
         tl.Embedding(vocab_size=8192, d_feature=256),
         tl.Mean(axis=1),
@@ -28,8 +28,8 @@ def test_seed_embedding_and_sentiment_model(capsys):
     weights, _ = model.init(shapes.ShapeDtype((3, 7), np.int32))
     assert sum(w.size for w in jax.tree.leaves(weights)) == 8192 * 256 + 256 * 2 + 2
     tokens = np.random.RandomState(0).randint(0, 8192, size=(3, 7))
-    emb, dense = np.asarray(weights[0]["embedding"]), weights[2]
-    logits = emb[tokens].mean(axis=1) @ np.asarray(dense["w"]) + np.asarray(dense["b"])
+    emb, dense = np.asarray(weights[0]), weights[2]
+    logits = emb[tokens].mean(axis=1) @ np.asarray(dense[0]) + np.asarray(dense[1])
     expected = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     np.testing.assert_allclose(model(tokens), expected, rtol=1e-5, atol=1e-5)
 
@@ -38,14 +38,15 @@ def test_dense_matches_numpy():
     layer = tl.Dense(5)
     x = np.random.RandomState(0).randn(4, 3).astype(np.float32)
     weights, _ = layer.init(shapes.signature(x))
-    assert weights["w"].shape == (3, 5) and weights["b"].shape == (5,)
-    np.testing.assert_allclose(layer(x), x @ weights["w"] + weights["b"], rtol=1e-5, atol=1e-6)
+    w, b = weights
+    assert w.shape == (3, 5) and b.shape == (5,)
+    np.testing.assert_allclose(layer(x), x @ w + b, rtol=1e-5, atol=1e-6)
 
 
 def test_orthogonal_initializer_gain():
     layer = tl.Dense(4, kernel_initializer=tl.OrthogonalInitializer(gain=np.sqrt(2)))
     weights, _ = layer.init(shapes.ShapeDtype((1, 4)))
-    w = np.asarray(weights["w"])
+    w = np.asarray(weights[0])
     np.testing.assert_allclose(w.T @ w, 2.0 * np.eye(4), atol=1e-5)
 
 

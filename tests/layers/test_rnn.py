@@ -27,10 +27,10 @@ def _np_lstm_step(x, carry, w, b):
 
 
 def _np_gru_step(x, h, weights):
-    w = {k: np.asarray(v, np.float64) for k, v in weights.items()}
-    gates = _sigmoid(np.concatenate([x, h], -1) @ w["w_gates"] + w["b_gates"])
+    w1, b1, w2, b2 = (np.asarray(v, np.float64) for v in weights)  # Trax's layout.
+    gates = _sigmoid(np.concatenate([x, h], -1) @ w1 + b1)
     u, r = gates[:, :H], gates[:, H:]
-    candidate = np.tanh(np.concatenate([x, r * h], -1) @ w["w_candidate"] + w["b_candidate"])
+    candidate = np.tanh(np.concatenate([x, r * h], -1) @ w2 + b2)
     h = u * h + (1 - u) * candidate
     return h, h
 
@@ -53,13 +53,13 @@ def _lstm_weights(n_in=D):
 def test_lstm_cell_matches_numpy_and_puts_forget_bias_on_forget_gate():
     cell = rnn.LSTMCell(H, forget_bias=1.0)
     weights, _ = cell.init((ShapeDtype((B, D)), ShapeDtype((B, 2 * H))))
-    assert weights["w"].shape == (D + H, 4 * H)
-    np.testing.assert_allclose(weights["b"][2 * H:3 * H], 1.0, atol=1e-4)
-    np.testing.assert_allclose(weights["b"][:2 * H], 0.0, atol=1e-4)
+    w, b = weights
+    assert w.shape == (D + H, 4 * H)
+    np.testing.assert_allclose(b[2 * H:3 * H], 1.0, atol=1e-4)
+    np.testing.assert_allclose(b[:2 * H], 0.0, atol=1e-4)
     carry = RNG.normal(size=(B, 2 * H)).astype(np.float32)
     (y, new_carry), _ = cell.pure_fn((XS[:, 0], carry), weights)
-    expected_y, expected_carry = _np_lstm_step(XS[:, 0], carry, np.asarray(weights["w"]),
-                                               np.asarray(weights["b"]))
+    expected_y, expected_carry = _np_lstm_step(XS[:, 0], carry, np.asarray(w), np.asarray(b))
     np.testing.assert_allclose(y, expected_y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(new_carry, expected_carry, rtol=1e-5, atol=1e-6)
 
@@ -81,8 +81,8 @@ def test_lstm_and_gru_sequences_match_numpy_and_count_parameters():
     assert str(lstm) == "LSTM_4"
     cell_w = weights[1][0]
     ys, _ = lstm.pure_fn(XS, weights, state)
-    expected, _ = _np_scan(lambda x, c: _np_lstm_step(x, c, np.asarray(cell_w["w"]),
-                                                      np.asarray(cell_w["b"])),
+    expected, _ = _np_scan(lambda x, c: _np_lstm_step(x, c, np.asarray(cell_w[0]),
+                                                      np.asarray(cell_w[1])),
                            XS, np.zeros((B, 2 * H)))
     np.testing.assert_allclose(ys, expected, rtol=1e-5, atol=1e-5)
 
@@ -103,7 +103,7 @@ def test_lstm_initial_and_returned_state():
     (ys, carry), _ = layer.pure_fn((XS, carry0), weights, state)
     cell_w = weights[0][0]  # Serial(Scan(cell)): no zero-state branch, no Select.
     expected_ys, expected_carry = _np_scan(
-        lambda x, c: _np_lstm_step(x, c, np.asarray(cell_w["w"]), np.asarray(cell_w["b"])),
+        lambda x, c: _np_lstm_step(x, c, np.asarray(cell_w[0]), np.asarray(cell_w[1])),
         XS, carry0)
     np.testing.assert_allclose(ys, expected_ys, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(carry, expected_carry, rtol=1e-5, atol=1e-5)
@@ -134,7 +134,7 @@ def test_resettable_lstm_matches_numpy_with_resets():
                              ShapeDtype(carry0.shape)))
     assert sum(w.size for w in jax.tree.leaves(weights)) == (D + H) * 4 * H + 4 * H
     (ys, carry), _ = layer.pure_fn((XS, resets, carry0), weights)
-    w, b = np.asarray(weights[0]["w"]), np.asarray(weights[0]["b"])
+    w, b = (np.asarray(a) for a in weights[0])
     expected_ys, expected_carry = _np_scan(lambda x, c: _np_lstm_step(x, c, w, b), XS, carry0,
                                            resets)
     np.testing.assert_allclose(ys, expected_ys, rtol=1e-5, atol=1e-5)
