@@ -33,6 +33,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
+from trax_rl import shapes
 from trax_rl.layers import base
 from trax_rl.layers.combinators import Branch, Parallel, Select, Serial
 from trax_rl.layers.core import Dense, check_mode
@@ -157,38 +158,42 @@ class PureAttention(base.Layer):
         return (_merge_heads(out, self._n_heads, False), mask), state
 
 
-class CacheOnce(base.Layer):
-    """Runs `layer` on the first call and returns that first output on every later call.
+class CacheOnce(Serial):
+    """`Serial(layers)` that runs on the first call and returns that first output on every
+    later call (Trax's `Cache`).
 
-    Decoding an encoder-decoder model feeds the same source every step; wrapped in
-    `CacheOnce` (in 'predict' mode) the encoder, and the projections of its output to
-    keys and values, run once. Weights are `layer`'s own (so 'train' weights load into a
-    'predict' model); state is `(filled, output, layer_state)`, with `filled` a scalar so
-    batch rows of `output` can be reordered. Needs its own class because the
-    choice is a `lax.cond` on state, which Serial/Parallel/Select cannot express.
+    Decoding an encoder-decoder model feeds the same source every step; in 'predict' mode
+    the encoder, and the projections of its output to keys and values, run once. Weights
+    are those of `Serial(layers)` (of the one layer itself, when given one), so 'train'
+    weights load into a 'predict' model. State: `{"filled", "output", "layers"}`, with
+    `filled` a scalar so batch rows of `output` can be reordered. Needs its own class
+    because the choice is a `lax.cond` on state, which Serial/Parallel/Select cannot express.
     """
 
-    def __init__(self, layer):
-        super().__init__(n_in=layer.n_in, n_out=layer.n_out, name="CacheOnce")
-        self._sublayers = (layer,)
+    def __init__(self, *layers, name=None):
+        super().__init__(*layers, name=name or "CacheOnce")
+        self._single = len(self.sublayers) == 1
+
+    def _run(self, inputs, weights, state, rng):
+        return Serial.forward_with_state(self, inputs, weights, state, rng)
 
     def init_weights_and_state(self, input_signature, rng):
-        layer = self._sublayers[0]
-        weights, state = layer.init_with_signature(input_signature, rng)
-        out = layer.output_signature(input_signature, weights, state)
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out,
-                             is_leaf=lambda s: hasattr(s, "shape"))
-        return weights, (jnp.zeros((), bool), zeros, state)
+        weights, state = super().init_weights_and_state(input_signature, rng)
+        out = jax.eval_shape(lambda w, s, x: self._run(x, w, s, None)[0], weights, state,
+                             shapes.as_jax(input_signature))
+        zeros = jax.tree.map(lambda o: jnp.zeros(o.shape, o.dtype), out)
+        cache = {"filled": jnp.zeros((), bool), "output": zeros, "layers": state}
+        return (weights[0] if self._single else weights), cache
 
     def forward_with_state(self, inputs, weights, state, rng):
-        layer = self._sublayers[0]
-        filled, cached, layer_state = state
+        weights = (weights,) if self._single else weights
 
-        def compute(layer_state):
-            return layer.pure_fn(inputs, weights, layer_state, rng)
+        def compute(layers_state):
+            return self._run(inputs, weights, layers_state, rng)
 
-        out, layer_state = jax.lax.cond(filled, lambda s: (cached, s), compute, layer_state)
-        return out, (jnp.ones((), bool), out, layer_state)
+        out, layers_state = jax.lax.cond(state["filled"], lambda s: (state["output"], s),
+                                         compute, state["layers"])
+        return out, {"filled": jnp.ones((), bool), "output": out, "layers": layers_state}
 
 
 def AttentionQKV(d_feature, n_heads=1, dropout=0.0, mode="train",  # pylint: disable=invalid-name
@@ -358,11 +363,11 @@ class PositionalEncoding(base.Layer):
         if not self._trainable:
             return (), state
         d_feature = self._d_feature or input_signature.shape[-1]
-        return {"encoding": jnp.asarray(sinusoids(self._max_len, d_feature))[None]}, state
+        return jnp.asarray(sinusoids(self._max_len, d_feature))[None], state  # (1, max_len, D)
 
     def _table(self, weights, d_feature):
         if self._trainable:
-            return weights["encoding"][0]  # (max_len, D)
+            return weights[0]  # (max_len, D)
         return jnp.asarray(sinusoids(self._max_len, d_feature))
 
     def forward_with_state(self, x, weights, state, rng):

@@ -29,18 +29,20 @@ class ChunkedFeedForward(base.Layer):
         self._chunk_size = chunk_size
 
     def init_weights_and_state(self, input_signature, rng):
-        return self._sublayers[0].init_with_signature(input_signature, rng)
+        weights, state = self._sublayers[0].init_with_signature(input_signature, rng)
+        return (weights,), (state,)  # one entry per sublayer, as combinators have
 
     def forward_with_state(self, x, weights, state, rng):
-        layer = self._sublayers[0]
+        layer, (weights,), (layer_state,) = self._sublayers[0], weights, state
         if not self._chunk_size:
-            return layer.pure_fn(x, weights, state, rng)
+            y, layer_state = layer.pure_fn(x, weights, layer_state, rng)
+            return y, (layer_state,)
         batch, length, depth = x.shape
         flat = jnp.reshape(x, (batch * length, depth))                  # (B*T, D)
         pad = -(batch * length) % self._chunk_size
         flat = jnp.pad(flat, ((0, pad), (0, 0)))
         chunks = jnp.reshape(flat, (-1, self._chunk_size, depth))      # (n, chunk, D)
-        apply = jax.checkpoint(lambda c: layer.pure_fn(c, weights, state, rng)[0])
+        apply = jax.checkpoint(lambda c: layer.pure_fn(c, weights, layer_state, rng)[0])
         out = jax.lax.map(apply, chunks)
         out = jnp.reshape(out, (-1, out.shape[-1]))[:batch * length]
         return jnp.reshape(out, (batch, length, out.shape[-1])), state

@@ -169,7 +169,8 @@ def Transformer(input_vocab_size, output_vocab_size=None, d_model=512,  # pylint
         out_embedder = core.Embedding(output_vocab_size, d_model)
     # The encoder sees the whole source at once even while decoding.
     encoder_mode = "eval" if mode == "predict" else mode
-    encoder = cb.Serial(
+    # In 'predict' mode the same layers form a CacheOnce, whose weights are the Serial's.
+    encoder = (attention.CacheOnce if mode == "predict" else cb.Serial)(
         in_embedder,
         _dropout(dropout, dropout_shared_axes, encoder_mode),
         attention.PositionalEncoding(max_len=max_len, mode=encoder_mode),
@@ -177,8 +178,6 @@ def Transformer(input_vocab_size, output_vocab_size=None, d_model=512,  # pylint
                       ff_activation) for _ in range(n_encoder_layers)],
         normalization.LayerNorm(),
         name="Encoder")
-    if mode == "predict":
-        encoder = attention.CacheOnce(encoder)
     encoder_decoder_blocks = [
         EncoderDecoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes, mode,
                             ff_activation, max_len) for _ in range(n_decoder_layers)]

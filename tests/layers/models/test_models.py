@@ -74,6 +74,16 @@ def test_transformer_parameters_with_two_vocabularies():
     assert n_params(model, (tokens(), tokens(length=4))) == encoder + decoder
 
 
+def test_transformer_with_one_vocabulary_shares_its_embedding():
+    model = models.Transformer(V, d_model=D, d_ff=D_FF, n_encoder_layers=1, n_decoder_layers=1,
+                               n_heads=H, max_len=MAX_LEN)
+    encoder = (V * D + MAX_LEN * D + 2 * layer_norm(D) + attention(D) + feed_forward(D, D_FF)
+               + layer_norm(D))
+    decoder = (MAX_LEN * D + 3 * layer_norm(D) + 2 * attention(D) + feed_forward(D, D_FF)
+               + layer_norm(D) + dense(D, V))  # no second V * D embedding
+    assert n_params(model, (tokens(), tokens(length=4))) == encoder + decoder
+
+
 def test_transformer_decoder_torso_parameters_and_shape():
     model = models.TransformerDecoder(None, d_model=D, d_ff=D_FF, n_layers=1, n_heads=H,
                                       max_len=MAX_LEN)

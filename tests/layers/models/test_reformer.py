@@ -92,7 +92,7 @@ def test_chunked_feed_forward_equals_unchunked():
     ff = tl.Serial(tl.Dense(16), tl.Relu(), tl.Dense(8))
     weights, state = ff.init(ShapeDtype(x.shape))
     chunked = reformer.ChunkedFeedForward(ff, chunk_size=3)  # 14 positions: 4 chunks, padded
-    np.testing.assert_allclose(chunked.pure_fn(x, weights, state)[0],
+    np.testing.assert_allclose(chunked.pure_fn(x, (weights,), (state,))[0],
                                ff.pure_fn(x, weights, state)[0], rtol=1e-6)
 
 
