@@ -90,8 +90,16 @@ class ReversibleHalfResidual(ReversibleLayer):
         residual, vjp = jax.vjp(lambda c, w: self._residual(c, w, state, rng),
                                 tuple(context), weights)
         ct_from_residual, weight_cotangents = vjp(ct_y1)
-        input_cotangents = (ct_y1, *[a + b for a, b in zip(ct_context, ct_from_residual)])
+        input_cotangents = (ct_y1, *[_add_cotangents(a, b)
+                                     for a, b in zip(ct_context, ct_from_residual)])
         return (y1 - residual, *context), input_cotangents, weight_cotangents
+
+
+def _add_cotangents(a, b):
+    """`a + b`, except for integer/boolean context (e.g. masks), whose cotangent is float0."""
+    if a.dtype == jax.dtypes.float0:
+        return a
+    return a + b
 
 
 def _zero_cotangent(tree):

@@ -17,4 +17,5 @@ from trax_rl.layers.models.bert import BertEncoder as BertEncoder
 from trax_rl.layers.models.bert import SentenceEncoder as SentenceEncoder
 from trax_rl.layers.models.bert import convert_bert_weights as convert_bert_weights
 from trax_rl.layers.models.bert import load_sentence_encoder as load_sentence_encoder
+from trax_rl.layers.models.reformer import Reformer as Reformer
 from trax_rl.layers.models.reformer import ReformerLM as ReformerLM

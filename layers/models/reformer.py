@@ -99,3 +99,88 @@ def ReformerLM(vocab_size, d_model=512, d_ff=2048, d_attention_key=64,  # pylint
         core.Dropout(rate=dropout, shared_axes=[-2], mode=mode),
         core.Dense(vocab_size),
         name="ReformerLM")
+
+
+def EncoderBlock(d_model, d_ff, n_heads, dropout, ff_activation, ff_chunk_size, mode):  # pylint: disable=invalid-name
+    """Reversible block on `(x1, x2, masks)`: padding-masked self-attention, feed-forward."""
+    return [
+        reversible.ReversibleHalfResidual(                     # x1 x2 masks
+            normalization.LayerNorm(),
+            attention.Attention(d_model, n_heads=n_heads, dropout=dropout, mode=mode),
+            core.Dropout(rate=dropout, mode=mode)),
+        reversible.ReversibleSwap(),
+        reversible.ReversibleHalfResidual(
+            _feed_forward(d_model, d_ff, dropout, ff_activation, ff_chunk_size, mode)),
+        reversible.ReversibleSwap(),
+    ]
+
+
+def EncoderDecoderBlock(d_model, d_ff, n_heads, dropout, ff_activation, ff_chunk_size,  # pylint: disable=invalid-name
+                        mode):
+    """Reversible block on `(x1, x2, masks, vec_e)`: causal self-attention, attention to
+    the encoder, feed-forward."""
+    return [
+        reversible.ReversibleHalfResidual(                     # x1 x2 masks vec_e
+            normalization.LayerNorm(),
+            attention.CausalAttention(d_model, n_heads=n_heads, dropout=dropout, mode=mode),
+            core.Dropout(rate=dropout, mode=mode)),
+        reversible.ReversibleSwap(),
+        reversible.ReversibleHalfResidual(
+            normalization.LayerNorm(),
+            cb.Select([0, 2, 2, 1, 2]),                        # x vec_e vec_e masks vec_e
+            attention.AttentionQKV(d_model, n_heads=n_heads, dropout=dropout, mode=mode),
+            core.Dropout(rate=dropout, mode=mode)),
+        reversible.ReversibleSwap(),
+        reversible.ReversibleHalfResidual(
+            _feed_forward(d_model, d_ff, dropout, ff_activation, ff_chunk_size, mode)),
+        reversible.ReversibleSwap(),
+    ]
+
+
+def _average():
+    return base.Fn("XYAvg", lambda x, y: (x + y) / 2.0)
+
+
+def Reformer(input_vocab_size, output_vocab_size=None, d_model=512, d_ff=2048,  # pylint: disable=invalid-name
+             n_encoder_layers=6, n_decoder_layers=6, n_heads=8, dropout=0.1, max_len=2048,
+             ff_activation=core.Relu, ff_chunk_size=0, mode="train"):
+    """Reversible encoder-decoder: `(source ids, target ids) -> (logits, target ids)`.
+
+    Encoder and decoder are `ReversibleSerial`s over two copies of the activations, which
+    are averaged at the end (Trax's layout); attention is full (padding-masked in the
+    encoder, causal in the decoder). 'predict' mode is not supported.
+    """
+    if mode == "predict":
+        raise ValueError("Reformer has no 'predict' mode yet: decode with Transformer")
+    in_embedder = core.Embedding(input_vocab_size, d_model)
+    if output_vocab_size is None:
+        out_embedder, output_vocab_size = in_embedder, input_vocab_size
+    else:
+        out_embedder = core.Embedding(output_vocab_size, d_model)
+    encoder_blocks = [EncoderBlock(d_model, d_ff, n_heads, dropout, ff_activation,
+                                   ff_chunk_size, mode) for _ in range(n_encoder_layers)]
+    decoder_blocks = [EncoderDecoderBlock(d_model, d_ff, n_heads, dropout, ff_activation,
+                                          ff_chunk_size, mode) for _ in range(n_decoder_layers)]
+    return cb.Serial(
+        cb.Select([0, 1, 1]),                                     # tok_e tok_d tok_d
+        cb.Branch([], attention.PaddingMask()),                   # tok_e masks tok_d tok_d
+        in_embedder,                                              # vec_e masks tok_d tok_d
+        core.Dropout(rate=dropout, mode=mode),
+        attention.PositionalEncoding(max_len=max_len, mode=mode),
+        cb.Dup(),                                                 # vec_e vec_e masks ...
+        reversible.ReversibleSerial(encoder_blocks),
+        _average(),                                               # vec_e masks tok_d tok_d
+        normalization.LayerNorm(),
+        cb.Select([2, 1, 0]),                                     # tok_d masks vec_e tok_d
+        attention.ShiftRight(mode=mode),
+        out_embedder,                                             # vec_d masks vec_e tok_d
+        core.Dropout(rate=dropout, mode=mode),
+        attention.PositionalEncoding(max_len=max_len, mode=mode),
+        cb.Branch([], attention.EncoderDecoderMask()),            # vec_d masks vec_e tok_d
+        cb.Dup(),                                                 # vec_d vec_d masks vec_e tok_d
+        reversible.ReversibleSerial(decoder_blocks),
+        _average(),                                               # vec_d masks vec_e tok_d
+        normalization.LayerNorm(),
+        cb.Select([0], n_in=3),                                   # vec_d tok_d
+        core.Dense(output_vocab_size),                            # logits tok_d
+        name="Reformer")

@@ -109,3 +109,38 @@ def test_reformer_lm_parameters_and_no_predict_mode():
     assert sum(int(np.prod(w.shape)) for w in jax.tree.leaves(weights)) == expected
     with pytest.raises(ValueError, match="predict"):
         models.ReformerLM(v, mode="predict")
+
+
+def _small_reformer():
+    return models.Reformer(10, output_vocab_size=11, d_model=8, d_ff=16, n_encoder_layers=1,
+                           n_decoder_layers=1, n_heads=2, max_len=12, dropout=0.0)
+
+
+def test_reformer_encoder_decoder_parameters():
+    v, d, d_ff, max_len = 10, 8, 16, 12
+    dense = lambda i, o: i * o + o
+    ff = 2 * d + dense(d, d_ff) + dense(d_ff, d)
+    encoder = v * d + max_len * d + (2 * d + 4 * dense(d, d)) + ff + 2 * d
+    decoder = ((v + 1) * d + max_len * d + 2 * (2 * d + 4 * dense(d, d)) + ff + 2 * d
+               + dense(d, v + 1))
+    signature = (ShapeDtype((2, 5), np.int32), ShapeDtype((2, 4), np.int32))
+    weights, _ = jax.eval_shape(lambda: _small_reformer().init_with_signature(
+        signature, jax.random.PRNGKey(0)))
+    assert sum(int(np.prod(w.shape)) for w in jax.tree.leaves(weights)) == encoder + decoder
+
+
+@pytest.mark.slow  # compiles two reversible stacks' custom gradients (~15 s on 2 cores)
+def test_reformer_encoder_decoder_gradients_flow_through_masks_and_encoder():
+    v, model = 10, _small_reformer()
+    weights, state = model.init((ShapeDtype((2, 5), np.int32), ShapeDtype((2, 4), np.int32)))
+    source = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 1]])
+    target = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+
+    def loss(weights):
+        (logits, targets), _ = model.pure_fn((source, target), weights, state)
+        return jnp.sum(logits ** 2), (logits, targets)
+
+    (_, (logits, targets)), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(weights)
+    assert logits.shape == (2, 4, v + 1)
+    np.testing.assert_array_equal(targets, target)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
