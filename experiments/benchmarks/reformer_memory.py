@@ -8,7 +8,7 @@ models with d_model 128, d_ff 512, 2 layers, 2 heads of 64 (ReformerLM: LSH atte
 2 hash rounds, chunks of 64, length/64 buckets, feed-forward in chunks of 1024 positions).
 Peak memory is XLA's own account of the compiled step (`memory_analysis()`: temporaries
 plus arguments and outputs), which does not depend on the machine's load; step time is
-the median of 3 runs after compilation, measured only where the step's memory is under
+the median of `--runs` steps after compilation, measured only where the step's memory is under
 `--time_limit_gb` (the rest would swap or take minutes on a small CPU).
 """
 
@@ -57,11 +57,11 @@ def compiled_step(model, length):
     return compiled, peak, signature
 
 
-def time_step(model, compiled, signature):
+def time_step(model, compiled, signature, runs):
     weights, _ = model.init(signature)
     tokens = jnp.asarray(np.random.default_rng(0).integers(0, VOCAB, signature.shape), jnp.int32)
     times = []
-    for _ in range(3):
+    for _ in range(runs):
         start = time.perf_counter()
         jax.block_until_ready(compiled(weights, tokens, jax.random.PRNGKey(1)))
         times.append(time.perf_counter() - start)
@@ -95,6 +95,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="1024,2048,4096,8192,16384")
     parser.add_argument("--time_limit_gb", type=float, default=3.0)
+    parser.add_argument("--runs", type=int, default=3, help="timed steps per point (median)")
     parser.add_argument("--png", default="experiments/benchmarks/reformer_memory.png")
     args = parser.parse_args(argv)
     print(f"# jax {jax.__version__} on {jax.devices()[0].platform}; {CONFIG}, vocab {VOCAB}")
@@ -105,7 +106,7 @@ def main(argv=None):
         for name in ("TransformerLM", "ReformerLM"):
             model = build(name, length)
             compiled, peak, signature = compiled_step(model, length)
-            seconds = (time_step(model, compiled, signature)
+            seconds = (time_step(model, compiled, signature, args.runs)
                        if peak < args.time_limit_gb * 2**30 else None)
             rows.append((name, length, peak, seconds))
             shown = f"{seconds:.2f}" if seconds is not None else "not run"
