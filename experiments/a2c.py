@@ -10,8 +10,9 @@ from experiments import common
 from trax_rl.agents import a2c
 
 TUNED = {
-    # Normalized advantages and 64-step rollouts: all of seeds 0-7 evaluate >= 488.
-    "CartPole-v1": dict(norm_adv=True, num_steps=64),
+    # Normalized advantages, 64-step rollouts, 1M steps: 32/32 of seeds 0-31 (tuning) and
+    # 31/32 of fresh seeds 300-331 evaluate >= 475 (500k steps: 28/32 of seeds 100-131).
+    "CartPole-v1": dict(norm_adv=True, num_steps=64, total_timesteps=1_000_000),
 }
 
 

@@ -142,6 +142,7 @@ def setup_compilation_cache(path):
 def main(algo, args_cls, tuned=None, argv=None):
     """Runs one experiment from the command line; returns the summary dict."""
     argv = sys.argv[1:] if argv is None else argv
+    prng_impl = jax.config.jax_default_prng_impl  # run() sets it; callers get theirs back.
     try:
         args = parse_args(args_cls, tuned or {}, argv)
         return run(algo, args)
@@ -151,6 +152,8 @@ def main(algo, args_cls, tuned=None, argv=None):
     except train_state.NonFiniteError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    finally:
+        jax.config.update("jax_default_prng_impl", prng_impl)
 
 
 def _make_env(algo, args, config):

@@ -44,6 +44,13 @@ def test_run_writes_every_file(tmp_path, capsys):
     assert "eval return:" in capsys.readouterr().out
 
 
+def test_main_leaves_the_global_prng_impl_as_it_was(tmp_path):
+    import jax
+    before = jax.config.jax_default_prng_impl
+    _run(tmp_path, "--prng_impl=unsafe_rbg", "--total_timesteps=128")
+    assert jax.config.jax_default_prng_impl == before
+
+
 def test_num_seeds_reports_each(tmp_path):
     _, summary = _run(tmp_path, "--num_seeds=2")
     assert len(summary["eval_return_mean_per_seed"]) == 2
