@@ -54,9 +54,15 @@ WEIGHTS_LAYOUT = "trax"
 
 
 def _check_layout(path):
-    metadata = checkpoint.read_metadata(path) or {}
-    layout = metadata.get("layout") if isinstance(metadata, dict) else None
-    if layout != WEIGHTS_LAYOUT:
+    """Refuses a `save_to_file` file from before Trax's layouts (it has no "layout").
+
+    Files written by other code (e.g. the supervised `Loop`) carry their own metadata;
+    for them a layout change shows up as key paths that differ from the model's, which
+    `checkpoint.restore` refuses by name.
+    """
+    metadata = checkpoint.read_metadata(path)
+    written_by_save_to_file = isinstance(metadata, dict) and "layer" in metadata
+    if written_by_save_to_file and metadata.get("layout") != WEIGHTS_LAYOUT:
         raise checkpoint.CheckpointError(
             f"{path} was written with trax_rl's old weight layout (dicts such as "
             f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "
