@@ -1,13 +1,21 @@
 """trax_rl.agents: REINFORCE, A2C, PPO and AWR, and the pure math they share.
 
-The algorithms are modules (`a2c`, `awr`, `ppo`, `reinforce`), each with a `Config`,
-`make_learner` and `make_train`; their shared parts are `training` (the run) and
-`updates` (targets and gradient steps). Below them: advantage estimators over one
+`train(algo, env, ...)` trains any of them in one call, on a JAX env or a Gymnasium id.
+The algorithms are modules (`a2c`, `awr`, `ppo`, `reinforce`, and LSTM PPO in
+`recurrent`), each with a `Config`, `make_learner` and `make_train`; their shared parts
+are `training` (the run), `rollout` (acting through the `networks.Policy` contract),
+`actor_critic` (A2C's and REINFORCE's learner) and `updates` (targets and epochs). Below them: advantage estimators over one
 stream (`advantages`), action distributions (`distributions`), pure losses (`losses`)
 and minibatch reshaping (`minibatch`).
 """
 
 from trax_rl.agents import a2c as a2c
+from trax_rl.agents import actor_critic as actor_critic
+from trax_rl.agents import networks as networks
+from trax_rl.agents import recurrent as recurrent
+from trax_rl.agents.api import TrainResult as TrainResult
+from trax_rl.agents.api import train as train
+from trax_rl.agents.networks import Policy as Policy
 from trax_rl.agents import awr as awr
 from trax_rl.agents import ppo as ppo
 from trax_rl.agents import reinforce as reinforce

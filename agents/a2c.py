@@ -1,8 +1,5 @@
 """Synchronous advantage actor-critic, A2C (Mnih et al. 2016, arXiv:1602.01783).
 
-Also owns the one-gradient-step actor-critic learner that REINFORCE reuses with
-Monte Carlo returns in place of n-step/GAE advantages.
-
 Implementation details (after OpenAI Baselines' and Stable-Baselines3's A2C, the
 synchronous version of A3C):
 
@@ -23,13 +20,8 @@ synchronous version of A3C):
 
 import dataclasses
 import functools
-from typing import NamedTuple
 
-import jax
-
-from trax_rl import train_state as ts
-from trax_rl.agents import losses
-from trax_rl.agents import minibatch
+from trax_rl.agents import actor_critic
 from trax_rl.agents import training
 from trax_rl.agents import updates
 
@@ -67,62 +59,10 @@ class A2CConfig(training.RolloutConfig):
 Config = A2CConfig
 
 
-class Batch(NamedTuple):
-    """Flattened rollout for the update, `[N, ...]`."""
-
-    obs: jax.Array
-    action: jax.Array
-    advantage: jax.Array
-    target: jax.Array
-
-
-def actor_critic_loss(params, apply, batch, vf_coef, ent_coef, norm_adv):
-    """L = -mean(log π(a|s) Â) + vf_coef · ½ mean((V(s) - G)²) - ent_coef · mean(H[π(·|s)]).
-
-    Â = `batch.advantage` (normalized over the batch when `norm_adv`), G = `batch.target`.
-    Returns (loss, metrics).
-    """
-    dist, values = apply(params, batch.obs)
-    advantages = losses.normalize(batch.advantage) if norm_adv else batch.advantage
-    pg_loss, pg_metrics = losses.policy_gradient_loss(dist.log_prob(batch.action), advantages)
-    v_loss, v_metrics = losses.value_loss(values, batch.target)
-    ent_loss, ent_metrics = losses.entropy_loss(dist.entropy())
-    loss = pg_loss + vf_coef * v_loss + ent_coef * ent_loss
-    return loss, {**pg_metrics, **v_metrics, **ent_metrics}
-
-
-def make_actor_critic_learner(config, network, action_space, obs_space, targets_fn):
-    """A learner taking one step of `actor_critic_loss` per rollout.
-
-    `targets_fn(apply, params, transitions) -> (advantages, targets)`, both `[T, B]`,
-    is the only difference between A2C (GAE) and REINFORCE (Monte Carlo returns).
-    Reads `config.vf_coef`, `ent_coef`, `norm_adv` and the optimizer fields.
-    """
-    config.validate()
-    apply, init_params = training.network_fns(network, action_space, obs_space)
-    optimizer = training.make_optimizer(config, 1)
-    loss_fn = functools.partial(actor_critic_loss, apply=apply, vf_coef=config.vf_coef,
-                                ent_coef=config.ent_coef, norm_adv=config.norm_adv)
-
-    def init(key):
-        return ts.create(init_params(key), optimizer, key)
-
-    def learn(state, transitions, key):
-        del key  # One full-batch step: nothing to shuffle.
-        advantages, targets = targets_fn(apply, state.params, transitions)
-        batch = minibatch.flatten_time_batch(
-            Batch(transitions.obs, transitions.action, advantages, targets))
-        state, metrics = ts.gradient_step(
-            state, batch, lambda p, b: loss_fn(p, batch=b), optimizer)
-        return state, updates.learn_metrics(metrics, transitions.value, targets)
-
-    return training.Learner(init, learn, lambda state: state.params, apply)
-
-
 def make_learner(config, network, action_space, obs_space):
     targets_fn = functools.partial(updates.compute_targets, gamma=config.gamma,
                                    gae_lambda=config.gae_lambda)
-    return make_actor_critic_learner(config, network, action_space, obs_space, targets_fn)
+    return actor_critic.make_learner(config, network, action_space, obs_space, targets_fn)
 
 
 def make_train(config, env, env_params, network=None):

@@ -37,6 +37,7 @@ from jax import numpy as jnp
 from trax_rl import train_state as ts
 from trax_rl.agents import advantages as adv
 from trax_rl.agents import losses
+from trax_rl.agents import networks
 from trax_rl.agents import training
 from trax_rl.agents import updates
 
@@ -196,7 +197,7 @@ class AWRState(NamedTuple):
 
 def make_learner(config, network, action_space, obs_space):
     config.validate()
-    apply, init_params = training.network_fns(network, action_space, obs_space)
+    apply = networks.make_apply(network, action_space, obs_space)
     value_optimizer = training.make_optimizer(config, config.value_steps,
                                               config.value_learning_rate)
     policy_optimizer = training.make_optimizer(config, config.policy_steps)
@@ -206,7 +207,7 @@ def make_learner(config, network, action_space, obs_space):
     flat = lambda x: x.reshape(-1, *x.shape[3:])  # noqa: E731  (S, T, B, ...) -> (S*T*B, ...)
 
     def init(key):
-        params = init_params(key)
+        params = networks.init_params(network, obs_space, key)
         obs = jnp.zeros((config.num_steps, config.num_envs) + tuple(obs_space.shape),
                         obs_space.dtype)
         actions = jax.eval_shape(lambda p: apply(p, obs)[0].sample(key), params)
@@ -243,7 +244,8 @@ def make_learner(config, network, action_space, obs_space):
         metrics["charts/replay_size"] = replay.num_valid
         return AWRState(params, value_opt_state, policy_opt_state, replay), metrics
 
-    return training.Learner(init, learn, lambda state: state.params, apply)
+    return training.Learner(init, learn, lambda state: state.params,
+                            networks.feed_forward_policy(apply))
 
 
 def make_train(config, env, env_params, network=None):

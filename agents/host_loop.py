@@ -20,6 +20,8 @@ from trax_rl.envs import spaces
 class HostState(NamedTuple):
     learner_state: Any
     obs: np.ndarray
+    reset: np.ndarray  # True where `obs` starts an episode.
+    carry: Any         # The policy's carry (`Policy.init_carry`).
     rng: jax.Array
     env_steps: int
 
@@ -34,51 +36,70 @@ def network_observation_space(space):
     raise ValueError(f"observations must be Discrete or Box, got {space!r}")
 
 
-def make_act(apply):
-    """`act(params, obs, key) -> (action, log_prob, value)`, jitted once per learner."""
+def make_act(policy):
+    """`act(params, obs, carry, reset, key) -> (action, log_prob, value, carry)`, jitted."""
 
-    def act(params, obs, key):
-        dist, value = apply(params, obs)
+    def act(params, obs, carry, reset, key):
+        dist, value, carry = policy.apply(params, obs, carry, reset)
         action = dist.sample(key)
-        return action, dist.log_prob(action), value
+        return action, dist.log_prob(action), value, carry
 
     return jax.jit(act)
 
 
+def make_value(policy):
+    """`value(params, obs, carry) -> V(obs)` continuing an episode (recurrent bootstraps)."""
+    return jax.jit(lambda params, obs, carry: policy.apply(
+        params, obs, carry, np.zeros(obs.shape[0], bool))[1])
+
+
 def init(learner, vec_env, key, transform):
     init_key, rng = jax.random.split(key)
-    return HostState(jax.jit(learner.init)(init_key), transform(vec_env.reset()), rng, 0)
+    n = vec_env.num_envs
+    return HostState(jax.jit(learner.init)(init_key), transform(vec_env.reset()),
+                     np.ones(n, bool), learner.policy.init_carry(n), rng, 0)
 
 
-def collect_rollout(act, params, vec_env, state, num_steps, transform):
-    """`num_steps` host steps of all envs; returns `(obs, rng, transitions [T, B, ...])`."""
-    obs, rng, steps = state.obs, state.rng, []
+def collect_rollout(act, value_fn, params, vec_env, state, num_steps, transform):
+    """`num_steps` host steps of all envs; returns `(state, transitions [T, B, ...])`.
+
+    `value_fn` is None for feed-forward policies (learners bootstrap from final_obs).
+    """
+    obs, reset, carry, rng, steps = state.obs, state.reset, state.carry, state.rng, []
     for _ in range(num_steps):
         rng, key = jax.random.split(rng)
-        action, log_prob, value = jax.device_get(act(params, obs, key))
+        action, log_prob, value, next_carry = act(params, obs, carry, reset, key)
+        action, log_prob, value = jax.device_get((action, log_prob, value))
         next_obs, reward, terminated, truncated, info = vec_env.step(action)
+        final_obs = transform(info["final_obs"])
+        next_value = (None if value_fn is None
+                      else np.asarray(value_fn(params, final_obs, next_carry)))
         steps.append(rollout.Transition(
-            obs, action, log_prob, value, reward, terminated, truncated,
-            transform(info["final_obs"]), info["episode_return"], info["episode_length"]))
-        obs = transform(next_obs)
-    return obs, rng, jax.tree.map(lambda *xs: np.stack(xs), *steps)
+            obs, action, log_prob, value, reward, terminated, truncated, final_obs,
+            info["episode_return"], info["episode_length"], reset,
+            jax.device_get(carry), next_value))
+        obs, reset, carry = transform(next_obs), terminated | truncated, next_carry
+    transitions = jax.tree.map(lambda *xs: np.stack(xs), *steps)
+    return state._replace(obs=obs, reset=reset, carry=carry, rng=rng), transitions
 
 
 def make_update(learner, config, vec_env, transform):
     """`update(state) -> (state, metrics)`: one host rollout then one jitted `learn`."""
-    act = make_act(learner.apply)
+    act = make_act(learner.policy)
+    value_fn = make_value(learner.policy) if learner.policy.recurrent else None
     learn = jax.jit(learner.learn)
 
     def update(state):
         params = learner.params(state.learner_state)
-        obs, rng, transitions = collect_rollout(act, params, vec_env, state, config.num_steps,
-                                                transform)
-        rng, learn_key = jax.random.split(rng)
+        state, transitions = collect_rollout(act, value_fn, params, vec_env, state,
+                                             config.num_steps, transform)
+        rng, learn_key = jax.random.split(state.rng)
         learner_state, metrics = learn(state.learner_state, transitions, learn_key)
         env_steps = state.env_steps + config.batch_size
         metrics = {**jax.device_get(metrics), **rollout.episode_metrics(transitions),
                    "charts/env_steps": env_steps}
-        return HostState(learner_state, obs, rng, env_steps), metrics
+        return state._replace(learner_state=learner_state, rng=rng,
+                              env_steps=env_steps), metrics
 
     return update
 
@@ -89,19 +110,30 @@ def episode_quota(num_episodes, num_envs):
         np.arange(num_envs) < num_episodes % num_envs)
 
 
-def evaluate(apply, params, vec_env, num_episodes, transform):
-    """Deterministic (mode-action) returns of `num_episodes` episodes, `[num_episodes]`.
+def evaluate(policy, params, vec_env, num_episodes, transform, key=None):
+    """Returns of `num_episodes` episodes, `[num_episodes]`: mode actions, or sampled
+    ones when a PRNG `key` is given.
 
     Each env contributes its first episodes, a fixed quota (`episode_quota`): taking the
     first episodes to end anywhere would favour short episodes. Every episode ends
     within the bridge's step bound, so this returns.
     """
-    act = jax.jit(lambda params, obs: apply(params, obs)[0].mode())
-    quota = episode_quota(num_episodes, vec_env.num_envs)
-    obs, returns = transform(vec_env.reset()), [[] for _ in range(vec_env.num_envs)]
+    def choose(params, obs, carry, reset, key):
+        dist, _, carry = policy.apply(params, obs, carry, reset)
+        return (dist.mode() if key is None else dist.sample(key)), carry
+
+    act = jax.jit(choose)
+    n = vec_env.num_envs
+    quota = episode_quota(num_episodes, n)
+    obs, returns = transform(vec_env.reset()), [[] for _ in range(n)]
+    reset, carry = np.ones(n, bool), policy.init_carry(n)
     while any(len(r) < q for r, q in zip(returns, quota)):
-        obs, _, terminated, truncated, info = vec_env.step(np.asarray(act(params, obs)))
-        obs = transform(obs)
+        step_key = None
+        if key is not None:
+            key, step_key = jax.random.split(key)
+        action, carry = act(params, obs, carry, reset, step_key)
+        obs, _, terminated, truncated, info = vec_env.step(np.asarray(action))
+        obs, reset = transform(obs), terminated | truncated
         for i in np.flatnonzero(terminated | truncated):
             if len(returns[i]) < quota[i]:
                 returns[i].append(info["episode_return"][i])

@@ -7,16 +7,24 @@ A network maps observations `[B, ...]` to `(policy_output, value)`:
 
 `policy_output` is logits `[B, A]` for `Discrete` actions, and `[B, 2D]` (mean, log-std)
 for `Box` actions; `distribution` turns it into a `Categorical` or `Gaussian`.
+
+This module also owns the helpers around networks: `init_params` (seed-vmappable
+without batched LAPACK calls, see `map_when_vmapped`), `make_apply` (params and
+observations to distribution and value), and `Policy`, the acting contract that one
+rollout, one evaluation and one host loop share for feed-forward and recurrent networks.
 Initialization follows the PPO literature (Engstrom et al. 2020; Huang et al. 2022,
 "The 37 implementation details of PPO"): orthogonal weights with gain sqrt(2) in the
 torso, 0.01 in the policy head, 1 in the value head, and zero biases.
 """
 
 import math
+from typing import Callable, NamedTuple
 
+import jax
 from jax import numpy as jnp
 
 import trax_rl.layers as tl
+from trax_rl import shapes
 from trax_rl.agents import distributions
 from trax_rl.envs import spaces
 
@@ -120,14 +128,20 @@ def distribution(action_space, policy_output):
     return distributions.Gaussian(mean, log_std)
 
 
-def make_apply(network, action_space, state=(), obs_ndim=1):
+def make_apply(network, action_space, obs_space=None, *, state=None, obs_ndim=None):
     """Returns `apply(params, obs) -> (distribution, value)` for obs `[..., *obs_shape]`.
 
     Leading axes (`[B]`, `[T, B]`, ...) are flattened into one batch axis for the network
     and restored on its outputs, so torsos see `[N, *obs_shape]` whatever the caller's
-    layout. `state` is the network's state from `init` (empty for the torsos here);
-    RL networks run without dropout, so no rng is needed.
+    layout. Give `obs_space` (the network's state is then found abstractly, and must be
+    empty: RL networks run without dropout or batch statistics), or `state` and
+    `obs_ndim` directly.
     """
+    if obs_space is not None:
+        state = network_state(network, obs_space) if state is None else state
+        obs_ndim = len(obs_space.shape)
+    elif state is None or obs_ndim is None:
+        raise TypeError("make_apply needs obs_space, or both state and obs_ndim")
 
     def apply(params, obs):
         lead = obs.shape[:obs.ndim - obs_ndim]
@@ -137,3 +151,92 @@ def make_apply(network, action_space, state=(), obs_ndim=1):
         return distribution(action_space, policy_output), value.reshape(lead)
 
     return apply
+
+
+class Policy(NamedTuple):
+    """The acting contract: how rollouts, evaluations and host loops call any network.
+
+    Attributes:
+        apply: `(params, obs [B, ...], carry, reset [B]) -> (distribution, value [B],
+            carry)` for one step of B envs; `reset` is True where `obs` starts an episode
+            (a recurrent network zeroes its memory there).
+        init_carry: `batch_size -> carry`, the memory before the first step: `()` for
+            feed-forward networks, e.g. the LSTM state `[B, 2H]` for recurrent ones.
+        recurrent: whether `carry` matters (a Python bool, static under jit).
+    """
+
+    apply: Callable
+    init_carry: Callable
+    recurrent: bool = False
+
+
+def feed_forward_policy(apply):
+    """The `Policy` of a memoryless `apply(params, obs) -> (distribution, value)`."""
+
+    def act(params, obs, carry, reset):
+        del reset
+        dist, value = apply(params, obs)
+        return dist, value, carry
+
+    return Policy(act, lambda batch_size: (), recurrent=False)
+
+
+def init_params(network, obs_space, key):
+    """`network`'s params for observations from `obs_space`; pure and seed-vmappable."""
+    return init_network(network, obs_space, key)[0]
+
+
+def init_network(network, obs_space, key):
+    """`(params, state)` of `network` for a batch of observations from `obs_space`; pure.
+
+    Under `jax.vmap` (over seeds) the init runs seed by seed (see `map_when_vmapped`).
+    """
+    signature = shapes.ShapeDtype((1,) + tuple(obs_space.shape), obs_space.dtype)
+    return map_when_vmapped(lambda key: network.init_with_signature(signature, key))(key)
+
+
+def map_when_vmapped(fn):
+    """`fn` whose batching rule is `lax.map`: vmapping it loops over the batch instead.
+
+    Why: the orthogonal initializer calls LAPACK's QR, and `jax.vmap` turns that into one
+    batched LAPACK call, which can deadlock the CPU runtime (jax 0.10.2: the batched
+    `lapack_sgeqrf_ffi` waits forever in `ParallelBatchMap`, see shared/DATA.md). Looping
+    keeps every LAPACK call unbatched and computes the same values; init runs once per
+    run, so the loop costs nothing that matters.
+    """
+    wrapped = jax.custom_batching.custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        del axis_size
+        batched = [any(jax.tree.leaves(b)) for b in in_batched]
+
+        def one(mapped):  # `fn` on one batch element; unbatched arguments as they are.
+            it = iter(mapped)
+            return wrapped(*(next(it) if b else a for a, b in zip(args, batched)))
+
+        if not any(batched):
+            out = one(())
+            return out, jax.tree.map(lambda _: False, out)
+        out = jax.lax.map(one, tuple(a for a, b in zip(args, batched) if b))
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
+
+
+def network_state(network, obs_space):
+    """The state `network.pure_fn` needs, found abstractly (no weights are made).
+
+    Agent networks are stateless (no BatchNorm statistics, no caches): their state is a
+    tree of empty tuples, which is what is returned.
+    """
+    _, state = jax.eval_shape(lambda: init_network(network, obs_space, jax.random.PRNGKey(0)))
+    if jax.tree.leaves(state):
+        raise ValueError(f"agent networks must be stateless; {network.name} has state "
+                         f"{jax.tree.map(lambda s: s.shape, state)}")
+    return state
+
+
+def network_for(env, env_params, torso="mlp", **kwargs):
+    """The default actor-critic network for `env`'s action space."""
+    return PolicyAndValue(env.action_space(env_params), torso=torso, **kwargs)

@@ -23,6 +23,7 @@ import jax
 from trax_rl import train_state as ts
 from trax_rl.agents import losses
 from trax_rl.agents import minibatch
+from trax_rl.agents import networks
 from trax_rl.agents import training
 from trax_rl.agents import updates
 
@@ -95,12 +96,12 @@ def ppo_loss(params, apply, batch, config):
 
 def make_learner(config, network, action_space, obs_space):
     config.validate()
-    apply, init_params = training.network_fns(network, action_space, obs_space)
+    apply = networks.make_apply(network, action_space, obs_space)
     optimizer = training.make_optimizer(config, config.update_epochs * config.num_minibatches)
     loss_fn = functools.partial(ppo_loss, apply=apply, config=config)
 
     def init(key):
-        return ts.create(init_params(key), optimizer, key)
+        return ts.create(networks.init_params(network, obs_space, key), optimizer, key)
 
     def learn(state, transitions, key):
         advantages, targets = updates.compute_targets(apply, state.params, transitions,
@@ -114,7 +115,8 @@ def make_learner(config, network, action_space, obs_space):
             state, jax.random.split(key, config.update_epochs))
         return state, updates.learn_metrics(metrics, transitions.value, targets)
 
-    return training.Learner(init, learn, lambda state: state.params, apply)
+    return training.Learner(init, learn, lambda state: state.params,
+                            networks.feed_forward_policy(apply))
 
 
 def make_train(config, env, env_params, network=None):

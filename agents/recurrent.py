@@ -1,20 +1,19 @@
 """PPO with a recurrent (LSTM) torso, for partially observed tasks.
 
 The network carries an LSTM state per env from step to step, zeroed where an episode
-starts (`tl.ResettableLSTM` reads a `reset` flag per step). What changes from
-feed-forward PPO (ppo.py), after Pleines et al. 2022 "Memory Gym" / CleanRL's
-`ppo_atari_lstm.py`:
+starts (`tl.ResettableLSTM` reads a `reset` flag per step). Acting goes through the same
+`networks.Policy` contract as every feed-forward agent, so the shared rollout,
+evaluation, trainer and host loop serve it unchanged; what is recurrent-specific lives
+here, after Pleines et al. 2022 "Memory Gym" / CleanRL's `ppo_atari_lstm.py`:
 
-1. Rollouts carry `(obs, reset, lstm_state)`; each step runs the network on a length-1
-   sequence. V(final_obs) is computed in the step, from the LSTM state that saw the
-   episode, so truncated episodes bootstrap correctly.
+1. `lstm_policy`: one step runs the network on a length-1 sequence; its carry is the
+   LSTM state. The rollout computes V(final_obs) in the step, from the LSTM state that
+   saw the episode, so truncated episodes bootstrap correctly.
 2. The learner replays whole rollouts: minibatches are sets of ENVS (sequences
    `[b, T, ...]`), re-run from the LSTM state the rollout started with (truncated BPTT
    over `num_steps`).
 3. Everything else (GAE, clipped losses, Adam, annealing) is ppo.py's config and losses.
 """
-
-from typing import Any, NamedTuple
 
 import jax
 from jax import numpy as jnp
@@ -25,10 +24,8 @@ from trax_rl import train_state as ts
 from trax_rl.agents import advantages as adv
 from trax_rl.agents import networks
 from trax_rl.agents import ppo
-from trax_rl.agents import rollout
 from trax_rl.agents import training
 from trax_rl.agents import updates
-from trax_rl.envs import wrappers
 
 
 def LSTMPolicyAndValue(action_space, n_units=64):  # pylint: disable=invalid-name
@@ -40,33 +37,15 @@ def LSTMPolicyAndValue(action_space, n_units=64):  # pylint: disable=invalid-nam
         name="LSTMPolicyAndValue")
 
 
-class Carry(NamedTuple):
-    """What a recurrent rollout carries between steps, `[B, ...]`."""
-
-    env_state: Any
-    obs: jax.Array
-    reset: jax.Array  # True where `obs` starts an episode.
-    lstm: jax.Array   # (B, 2H)
+def _signature(obs_space, n_units):
+    obs = shapes.ShapeDtype((1, 1) + tuple(obs_space.shape), obs_space.dtype)
+    return obs, shapes.ShapeDtype((1, 1), jnp.bool_), shapes.ShapeDtype((1, 2 * n_units))
 
 
-class Transition(NamedTuple):
-    """`[T, B, ...]`; like rollout.Transition, plus `reset` and V(final_obs)."""
-
-    obs: jax.Array
-    reset: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    next_value: jax.Array
-    episode_return: jax.Array
-    episode_length: jax.Array
-
-
-def make_apply(network, action_space, state):
+def make_sequence_apply(network, action_space, obs_space, n_units):
     """`apply(params, obs [B, T, ...], resets [B, T], lstm [B, 2H]) -> (dist, value, lstm)`."""
+    _, state = jax.eval_shape(lambda: network.init_with_signature(
+        _signature(obs_space, n_units), jax.random.PRNGKey(0)))
 
     def apply(params, obs, resets, lstm):
         (policy_output, value, lstm), _ = network.pure_fn((obs, resets, lstm), params, state)
@@ -75,24 +54,14 @@ def make_apply(network, action_space, state):
     return apply
 
 
-def collect_rollout(key, env, env_params, apply, params, carry, num_steps):
-    """`num_steps` steps of the vectorized `env`; returns `(carry, Transition [T, B])`."""
+def lstm_policy(sequence_apply, n_units):
+    """The `networks.Policy` of an LSTM network: one step is a length-1 sequence."""
 
-    def step(carry, key):
-        act_key, env_key = jax.random.split(key)
-        dist, value, lstm = apply(params, carry.obs[:, None], carry.reset[:, None], carry.lstm)
-        action = dist.sample(act_key)[:, 0]
-        obs, env_state, reward, terminated, truncated, info = env.step(
-            env_key, carry.env_state, action, env_params)
-        no_reset = jnp.zeros_like(carry.reset)[:, None]
-        _, next_value, _ = apply(params, info["final_obs"][:, None], no_reset, lstm)
-        transition = Transition(
-            carry.obs, carry.reset, action, dist.log_prob(action[:, None])[:, 0], value[:, 0],
-            reward, terminated, truncated, next_value[:, 0], info["episode_return"],
-            info["episode_length"])
-        return Carry(env_state, obs, terminated | truncated, lstm), transition
+    def act(params, obs, lstm, reset):
+        dist, value, lstm = sequence_apply(params, obs[:, None], reset[:, None], lstm)
+        return jax.tree.map(lambda x: x[:, 0], dist), value[:, 0], lstm
 
-    return jax.lax.scan(step, carry, jax.random.split(key, num_steps))
+    return networks.Policy(act, lambda batch: jnp.zeros((batch, 2 * n_units)), recurrent=True)
 
 
 def _loss(params, apply, minibatch, config):
@@ -111,56 +80,34 @@ def _loss(params, apply, minibatch, config):
     return ppo.ppo_loss(params, apply_flat, batch, config)
 
 
-def make_trainer(config, env, env_params, n_units=64):
-    """A `training.Trainer` for recurrent PPO on the JAX `env` (config: `ppo.PPOConfig`)."""
+def make_learner(config, action_space, obs_space, n_units=64):
+    """A `training.Learner` for recurrent PPO (config: `ppo.PPOConfig`)."""
     config.validate()
     if config.num_envs % config.num_minibatches:
         raise ValueError(f"recurrent PPO splits envs into minibatches: num_minibatches="
                          f"{config.num_minibatches} must divide num_envs={config.num_envs}")
-    action_space, obs_space = env.action_space(env_params), env.observation_space(env_params)
     network = LSTMPolicyAndValue(action_space, n_units)
     optimizer = training.make_optimizer(config, config.update_epochs * config.num_minibatches)
-    venv = wrappers.vectorize(env, config.num_envs)
-    obs_sig = shapes.ShapeDtype((1, 1) + tuple(obs_space.shape), obs_space.dtype)
-    signature = (obs_sig, shapes.ShapeDtype((1, 1), jnp.bool_),
-                 shapes.ShapeDtype((1, 2 * n_units)))
-    _, net_state = jax.eval_shape(
-        lambda: network.init_with_signature(signature, jax.random.PRNGKey(0)))
-    apply = make_apply(network, action_space, net_state)
-    init_params = training.map_when_vmapped(
-        lambda key: network.init_with_signature(signature, key))
+    apply = make_sequence_apply(network, action_space, obs_space, n_units)
+    signature = _signature(obs_space, n_units)
+    init_params = networks.map_when_vmapped(
+        lambda key: network.init_with_signature(signature, key)[0])
 
     def init(key):
-        env_key, net_key, rng = jax.random.split(key, 3)
-        obs, env_state = venv.reset(env_key, env_params)
-        params, _ = init_params(net_key)
-        carry = Carry(env_state, obs, jnp.ones(config.num_envs, bool),
-                      jnp.zeros((config.num_envs, 2 * n_units)))
-        return training.RunnerState(ts.create(params, optimizer, net_key), carry, rng,
-                                    jnp.zeros((), jnp.int32))
+        return ts.create(init_params(key), optimizer, key)
 
-    def update(runner):
-        rng, rollout_key, learn_key = jax.random.split(runner.rng, 3)
-        state = runner.learner_state
-        carry, transitions = collect_rollout(rollout_key, venv, env_params, apply, state.params,
-                                             runner.env, config.num_steps)
-        state, metrics = learn(state, runner.env.lstm, transitions, learn_key)
-        env_steps = runner.env_steps + config.batch_size
-        metrics = {**metrics, **rollout.episode_metrics(transitions),
-                   "charts/env_steps": env_steps}
-        return training.RunnerState(state, carry, rng, env_steps), metrics
-
-    def learn(state, lstm0, transitions, key):
+    def learn(state, transitions, key):
         discounts, continues = updates.episode_masks(transitions, config.gamma)
         advantages = adv.batched(adv.gae)(transitions.reward, transitions.value,
                                           transitions.next_value, discounts, continues,
                                           config.gae_lambda)
         targets = advantages + transitions.value
-        # Env-major sequences (B, T, ...) and lstm0 (B, 2H): every leaf leads with the env
-        # axis, so update_epoch's shuffled minibatches are sets of whole env sequences.
+        # Env-major sequences (B, T, ...) and the rollout's first LSTM state (B, 2H): every
+        # leaf leads with the env axis, so minibatches are sets of whole env sequences.
         sequences = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1),
-                                 (transitions, advantages, targets))
-        batch = (sequences[0], lstm0, sequences[1], sequences[2])
+                                 (transitions._replace(carry=(), final_obs=()), advantages,
+                                  targets))
+        batch = (sequences[0], transitions.carry[0], sequences[1], sequences[2])
         loss_fn = lambda params, minibatch: _loss(params, apply, minibatch, config)  # noqa: E731
         state, metrics = jax.lax.scan(
             lambda s, k: updates.update_epoch(s, batch, k, loss_fn, optimizer,
@@ -168,25 +115,12 @@ def make_trainer(config, env, env_params, n_units=64):
             state, jax.random.split(key, config.update_epochs))
         return state, updates.learn_metrics(metrics, transitions.value, targets)
 
-    return training.Trainer(init, update, config.num_updates), apply
+    return training.Learner(init, learn, lambda state: state.params,
+                            lstm_policy(apply, n_units))
 
 
-def evaluate(key, env, env_params, apply, params, num_episodes, n_units=64):
-    """Deterministic returns of one episode in each of `num_episodes` envs (vectorized env)."""
-    reset_key, step_key = jax.random.split(key)
-    obs, env_state = env.reset(reset_key, env_params)
-
-    def step(carry, key):
-        env_state, obs, reset, lstm, returns, finished = carry
-        dist, _, lstm = apply(params, obs[:, None], reset[:, None], lstm)
-        obs, env_state, reward, terminated, truncated, _ = env.step(
-            key, env_state, dist.mode()[:, 0], env_params)
-        returns = returns + jnp.where(finished, 0.0, reward)
-        done = terminated | truncated
-        return (env_state, obs, done, lstm, returns, finished | done), None
-
-    init = (env_state, obs, jnp.ones(num_episodes, bool), jnp.zeros((num_episodes, 2 * n_units)),
-            jnp.zeros(num_episodes), jnp.zeros(num_episodes, bool))
-    steps = jax.random.split(step_key, env_params.max_steps_in_episode)
-    (_, _, _, _, returns, _), _ = jax.lax.scan(step, init, steps)
-    return returns
+def make_train(config, env, env_params, n_units=64):
+    """`train(key) -> (runner_state, metrics)`: a whole recurrent PPO run, pure."""
+    learner = make_learner(config, env.action_space(env_params),
+                           env.observation_space(env_params), n_units)
+    return training.make_train_fn(training.make_trainer(learner, config, env, env_params))

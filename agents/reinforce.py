@@ -1,6 +1,6 @@
 """REINFORCE with a learned value baseline (Williams 1992).
 
-The learner is A2C's one-step actor-critic learner (`a2c.make_actor_critic_learner`)
+The learner is the one-step actor-critic learner it shares with A2C (`actor_critic`),
 fed Monte Carlo returns instead of n-step/GAE advantages; this module owns the
 returns (`monte_carlo_targets`) and the config.
 
@@ -22,7 +22,7 @@ Implementation details:
 import dataclasses
 import functools
 
-from trax_rl.agents import a2c
+from trax_rl.agents import actor_critic
 from trax_rl.agents import advantages as adv
 from trax_rl.agents import training
 from trax_rl.agents import updates
@@ -69,8 +69,7 @@ def monte_carlo_targets(apply, params, transitions, gamma):
 
 def make_learner(config, network, action_space, obs_space):
     targets_fn = functools.partial(monte_carlo_targets, gamma=config.gamma)
-    return a2c.make_actor_critic_learner(config, network, action_space, obs_space,
-                                         targets_fn)
+    return actor_critic.make_learner(config, network, action_space, obs_space, targets_fn)
 
 
 def make_train(config, env, env_params, network=None):

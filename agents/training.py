@@ -15,7 +15,6 @@ import jax
 from jax import numpy as jnp
 
 from trax_rl import optimizers
-from trax_rl import shapes
 from trax_rl.agents import networks
 from trax_rl.agents import rollout
 from trax_rl.envs import wrappers
@@ -70,13 +69,13 @@ class Learner(NamedTuple):
         init: `key -> learner_state`.
         learn: `(learner_state, transitions [T, B, ...], key) -> (learner_state, metrics)`.
         params: `learner_state -> network params` (what acting needs).
-        apply: `(params, obs) -> (distribution, value)`.
+        policy: the `networks.Policy` that acts with those params.
     """
 
     init: Callable
     learn: Callable
     params: Callable
-    apply: Callable
+    policy: networks.Policy
 
 
 class RunnerState(NamedTuple):
@@ -105,65 +104,6 @@ def make_optimizer(config, steps_per_update, learning_rate=None):
                            clip_grad_norm=config.max_grad_norm)
 
 
-def init_network(network, obs_space, key):
-    """`(params, state)` of `network` for a batch of observations from `obs_space`; pure.
-
-    Under `jax.vmap` (over seeds) the init runs seed by seed (see `map_when_vmapped`).
-    """
-    signature = shapes.ShapeDtype((1,) + tuple(obs_space.shape), obs_space.dtype)
-    return map_when_vmapped(lambda key: network.init_with_signature(signature, key))(key)
-
-
-def map_when_vmapped(fn):
-    """`fn` whose batching rule is `lax.map`: vmapping it loops over the batch instead.
-
-    Why: the orthogonal initializer calls LAPACK's QR, and `jax.vmap` turns that into one
-    batched LAPACK call, which can deadlock the CPU runtime (jax 0.10.2: the batched
-    `lapack_sgeqrf_ffi` waits forever in `ParallelBatchMap`, see shared/DATA.md). Looping
-    keeps every LAPACK call unbatched and computes the same values; init runs once per
-    run, so the loop costs nothing that matters.
-    """
-    wrapped = jax.custom_batching.custom_vmap(fn)
-
-    @wrapped.def_vmap
-    def _rule(axis_size, in_batched, *args):
-        del axis_size
-        batched = [any(jax.tree.leaves(b)) for b in in_batched]
-
-        def one(mapped):  # `fn` on one batch element; unbatched arguments as they are.
-            it = iter(mapped)
-            return wrapped(*(next(it) if b else a for a, b in zip(args, batched)))
-
-        if not any(batched):
-            out = one(())
-            return out, jax.tree.map(lambda _: False, out)
-        out = jax.lax.map(one, tuple(a for a, b in zip(args, batched) if b))
-        return out, jax.tree.map(lambda _: True, out)
-
-    return wrapped
-
-
-def network_state(network, obs_space):
-    """The state `network.pure_fn` needs, found abstractly (no weights are made).
-
-    Agent networks are stateless (no BatchNorm statistics, no caches): their state is a
-    tree of empty tuples, which is what is returned.
-    """
-    _, state = jax.eval_shape(lambda: init_network(network, obs_space, jax.random.PRNGKey(0)))
-    if jax.tree.leaves(state):
-        raise ValueError(f"agent networks must be stateless; {network.name} has state "
-                         f"{jax.tree.map(lambda s: s.shape, state)}")
-    return state
-
-
-def network_fns(network, action_space, obs_space):
-    """`(apply, init_params)`: `apply(params, obs) -> (distribution, value)` and
-    `init_params(key) -> params` for `network` over `obs_space` observations."""
-    apply = networks.make_apply(network, action_space, network_state(network, obs_space),
-                                obs_ndim=len(obs_space.shape))
-    return apply, lambda key: init_network(network, obs_space, key)[0]
-
-
 def make_trainer(learner, config, env, env_params):
     """Rollouts of `config.num_envs` copies of `env` feeding `learner`, as a `Trainer`."""
     venv = wrappers.vectorize(env, config.num_envs)
@@ -171,13 +111,13 @@ def make_trainer(learner, config, env, env_params):
     def init(key):
         env_key, learner_key, rng = jax.random.split(key, 3)
         obs, env_state = venv.reset(env_key, env_params)
-        return RunnerState(learner.init(learner_key), rollout.EnvCarry(env_state, obs), rng,
-                           jnp.zeros((), jnp.int32))
+        return RunnerState(learner.init(learner_key), rollout.start(learner.policy, env_state, obs),
+                           rng, jnp.zeros((), jnp.int32))
 
     def update(runner):
         rng, rollout_key, learn_key = jax.random.split(runner.rng, 3)
         carry, transitions = rollout.collect_rollout(
-            rollout_key, venv, env_params, learner.apply,
+            rollout_key, venv, env_params, learner.policy,
             learner.params(runner.learner_state), runner.env, config.num_steps)
         learner_state, metrics = learner.learn(runner.learner_state, transitions, learn_key)
         env_steps = runner.env_steps + config.batch_size
@@ -206,15 +146,10 @@ def make_train_fn(trainer):
 def make_train(make_learner, config, env, env_params, network=None):
     """`train(key)` for the learner `make_learner(config, network, action_space, obs_space)`.
 
-    `network` defaults to `network_for(env, env_params)`. Every algorithm module's own
+    `network` defaults to `networks.network_for(env, env_params)`. Every algorithm module's own
     `make_train(config, env, env_params, network=None)` is this with its learner.
     """
-    network = network or network_for(env, env_params)
+    network = network or networks.network_for(env, env_params)
     learner = make_learner(config, network, env.action_space(env_params),
                            env.observation_space(env_params))
     return make_train_fn(make_trainer(learner, config, env, env_params))
-
-
-def network_for(env, env_params, torso="mlp", **kwargs):
-    """The default actor-critic network for `env`'s action space."""
-    return networks.PolicyAndValue(env.action_space(env_params), torso=torso, **kwargs)

@@ -30,10 +30,13 @@ def bootstrap_streams(apply, params, transitions, gamma):
     """`(next_values, discounts, continues)`, each shaped like `transitions.reward`.
 
     `next_values` = V(final_obs) from the current `params`, so a truncated episode or a
-    rollout cut mid-episode bootstraps from the critic; `discounts` = γ(1 - terminated);
-    `continues` = 1 - (terminated | truncated).
+    rollout cut mid-episode bootstraps from the critic (or the rollout's own
+    `next_value`, where a recurrent policy computed it from its memory); `discounts` =
+    γ(1 - terminated); `continues` = 1 - (terminated | truncated).
     """
-    _, next_values = apply(params, transitions.final_obs)
+    next_values = getattr(transitions, "next_value", None)
+    if next_values is None:
+        _, next_values = apply(params, transitions.final_obs)
     return (next_values, *episode_masks(transitions, gamma))
 
 

@@ -23,6 +23,8 @@ from trax_rl.envs.mountain_car_continuous import MountainCarContinuous as Mounta
 from trax_rl.envs.pendulum import Pendulum as Pendulum
 from trax_rl.envs.registry import UnknownEnvError as UnknownEnvError
 from trax_rl.envs.registry import make as make
+from trax_rl.envs.registry import is_import_path as is_import_path
+from trax_rl.envs.registry import register as register
 from trax_rl.envs.registry import registered as registered
 from trax_rl.envs.spaces import Box as Box
 from trax_rl.envs.spaces import Discrete as Discrete
@@ -63,6 +65,8 @@ __all__ = [
     "make",
     "make_gymnasium_vec",
     "registered",
+    "register",
+    "is_import_path",
     "spaces",
     "vectorize",
 ]

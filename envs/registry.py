@@ -1,10 +1,12 @@
-"""The registry of JAX environments: `make(env_id, **param_overrides)`.
+"""The registry of JAX environments: `make(env_id, **param_overrides)`, `register`.
 
 Ids of ported Gymnasium environments are Gymnasium's own; probes live under
 `Probe/`. Any other Gymnasium id runs on the host through
-`trax_rl.envs.make_gymnasium_vec`.
+`trax_rl.envs.make_gymnasium_vec`. A user's own JAX env becomes reachable by id with
+`register(id, entry_point)`, or by its import path: `make("my_pkg.my_module:MyEnv")`.
 """
 
+import importlib
 from typing import Any, Callable
 
 from trax_rl.envs import probes
@@ -37,8 +39,46 @@ class UnknownEnvError(ValueError):
 
 
 def registered() -> list[str]:
-    """Ids `make` accepts."""
+    """Ids `make` accepts (besides `module:Class` import paths)."""
     return list(_REGISTRY)
+
+
+def register(env_id: str, entry_point: Callable[[], Environment] | str) -> None:
+    """Makes `make(env_id)` build `entry_point()`: a class or factory, or its import
+    path `"my_pkg.my_module:MyEnv"`. Re-registering an id replaces it."""
+    if not isinstance(env_id, str) or not env_id:
+        raise ValueError(f"env id must be a non-empty string, got {env_id!r}")
+    if isinstance(entry_point, str):
+        path = entry_point
+        entry_point = lambda: _load(path)()  # noqa: E731  (imported when made)
+    elif not callable(entry_point):
+        raise TypeError(f"entry_point must be callable or 'module:Class', got {entry_point!r}")
+    _REGISTRY[env_id] = entry_point
+
+
+def is_import_path(env_id: str) -> bool:
+    """Whether `env_id` looks like `module.path:Name`."""
+    module, sep, name = env_id.partition(":")
+    return bool(sep and module and name.isidentifier())
+
+
+def _load(path):
+    module, _, name = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise UnknownEnvError(f"cannot import env {path!r}: {e}") from None
+    return factory
+
+
+def _build(env_id):
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id]()
+    env = _load(env_id)()
+    if not isinstance(env, Environment):
+        raise UnknownEnvError(f"{env_id} built {type(env).__name__}, not a "
+                              f"trax_rl.envs.Environment")
+    return env
 
 
 def make(env_id: str, **param_overrides: Any) -> tuple[Environment, Any]:
@@ -46,13 +86,13 @@ def make(env_id: str, **param_overrides: Any) -> tuple[Environment, Any]:
 
     Example: `env, params = make("CartPole-v1", max_steps_in_episode=200)`.
     """
-    if env_id not in _REGISTRY:
+    if env_id not in _REGISTRY and not is_import_path(env_id):
         raise UnknownEnvError(
             f"Unknown JAX environment {env_id!r}; registered: {', '.join(_REGISTRY)}. "
             "Other Gymnasium ids run on the host through "
             f"trax_rl.envs.make_gymnasium_vec({env_id!r}, num_envs)."
         )
-    env = _REGISTRY[env_id]()
+    env = _build(env_id)
     params = env.default_params
     unknown = sorted(set(param_overrides) - set(params._fields))
     if unknown:

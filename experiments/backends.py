@@ -42,6 +42,18 @@ class Backend:
         self.chunk, self.num_updates = chunk, num_updates
 
 
+def make_learner(algo, config, torso, action_space, obs_space):
+    """`algo`'s learner with the `torso` network ('lstm': recurrent PPO)."""
+    from trax_rl.agents import networks
+
+    if torso == "lstm":
+        from trax_rl.agents import recurrent
+
+        return recurrent.make_learner(config, action_space, obs_space)
+    network = networks.PolicyAndValue(action_space, torso=torso)
+    return algo.make_learner(config, network, action_space, obs_space)
+
+
 def jax_backend(algo, config, args, env, env_params):
     """The whole run on device: jitted chunks of updates, vmapped over seeds."""
     from trax_rl.agents import rollout
@@ -50,17 +62,9 @@ def jax_backend(algo, config, args, env, env_params):
 
     if args.torso == "transformer":
         env = wrappers.ObservationWindow(env, args.window)
-    if args.torso == "lstm":
-        from trax_rl.agents import recurrent
-
-        trainer, apply = recurrent.make_trainer(config, env, env_params)
-        run_eval_, params_of = recurrent.evaluate, lambda state: state.params
-    else:
-        network = training.network_for(env, env_params, torso=args.torso)
-        learner = algo.make_learner(config, network, env.action_space(env_params),
-                                    env.observation_space(env_params))
-        trainer = training.make_trainer(learner, config, env, env_params)
-        apply, run_eval_, params_of = learner.apply, rollout.evaluate, learner.params
+    learner = make_learner(algo, config, args.torso, env.action_space(env_params),
+                           env.observation_space(env_params))
+    trainer = training.make_trainer(learner, config, env, env_params)
     # Seeds seed, seed + 1, ...: a run of --num_seeds=N repeats N single-seed runs.
     keys = jax.vmap(jax.random.PRNGKey)(np.arange(args.seed, args.seed + args.num_seeds))
     eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
@@ -68,9 +72,9 @@ def jax_backend(algo, config, args, env, env_params):
     eval_env = wrappers.vectorize(env, args.eval_episodes)
     init = over_seeds(trainer.init, args.num_seeds)
     run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
-    run_eval = over_seeds(lambda key, state: run_eval_(
-        key, eval_env, env_params, apply, params_of(state.learner_state), args.eval_episodes),
-        args.num_seeds)
+    run_eval = over_seeds(lambda key, state: rollout.evaluate(
+        key, eval_env, env_params, learner.policy, learner.params(state.learner_state),
+        args.eval_episodes), args.num_seeds)
     keys, eval_keys = place_seeds(keys), place_seeds(eval_keys)
     state = jax.tree.map(lambda s, k=keys: jax.ShapeDtypeStruct(s.shape, s.dtype,
                                                                  sharding=k.sharding),
@@ -118,11 +122,9 @@ def compile_concurrently(sharding, *fns_and_args):
 def host_backend(algo, config, args, vec_env):
     """A Gymnasium env through the bridge: host rollouts, the same jitted learner."""
     from trax_rl.agents import host_loop
-    from trax_rl.agents import networks
 
     obs_space, transform = host_loop.network_observation_space(vec_env.observation_space)
-    network = networks.PolicyAndValue(vec_env.action_space, torso=args.torso)
-    learner = algo.make_learner(config, network, vec_env.action_space, obs_space)
+    learner = make_learner(algo, config, args.torso, vec_env.action_space, obs_space)
     update = host_loop.make_update(learner, config, vec_env, transform)
     chunk = chunk_size(config.num_updates)
 
@@ -136,7 +138,7 @@ def host_backend(algo, config, args, vec_env):
 
     def evaluate(state):
         params = learner.params(state.learner_state)
-        return host_loop.evaluate(learner.apply, params, vec_env, args.eval_episodes,
+        return host_loop.evaluate(learner.policy, params, vec_env, args.eval_episodes,
                                   transform)[None]
 
     return Backend(

@@ -41,7 +41,8 @@ class ExperimentArgs:
     """Flags every experiment shares."""
 
     env: str = "CartPole-v1"
-    """Environment id: a JAX port (see trax_rl.envs.registered()) or any Gymnasium id."""
+    """Environment id: a JAX port (see trax_rl.envs.registered()), a user's JAX env as
+    my_pkg.my_module:MyEnv, or any Gymnasium id (through the host bridge)."""
     seed: int = 0
     """Random seed; --num_seeds=N trains seeds seed, seed + 1, ..., seed + N - 1."""
     num_seeds: int = 1
@@ -68,6 +69,9 @@ class ExperimentArgs:
     """JAX persistent compilation cache directory ('' turns it off)."""
     progress: bool = True
     """Show a progress bar."""
+    init_from: str = ""
+    """Start from the weights in this run folder or checkpoint file (a run's first seed,
+    or a weights file from `checkpoint.save(path, params)`) instead of a random init."""
     max_episode_steps: int = 0
     """Step bound of every episode, in training and evaluation (0: the env's own time
     limit; Gymnasium ids registered without one get 1000)."""
@@ -158,8 +162,11 @@ def _make_env(algo, args, config):
                          f"{args.num_seeds} and {args.eval_episodes}")
     if args.max_episode_steps < 0:
         raise UsageError(f"--max_episode_steps must be >= 0, got {args.max_episode_steps}")
-    if args.env in envs.registered() and not args.bridge:
-        env, env_params = envs.make(args.env)
+    if (args.env in envs.registered() or envs.is_import_path(args.env)) and not args.bridge:
+        try:
+            env, env_params = envs.make(args.env)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if args.max_episode_steps:
             env_params = env_params._replace(max_steps_in_episode=args.max_episode_steps)
         space, vec_env = env.action_space(env_params), None
@@ -197,9 +204,8 @@ def _check_flags(algo, args, vec_env):
     """One-line errors for flag combinations no backend supports."""
     if args.torso not in ("mlp", "transformer", "lstm"):
         raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
-    if args.torso == "lstm" and (algo.NAME != "ppo" or vec_env is not None):
-        raise UsageError(f"--torso=lstm runs with PPO on JAX envs, not {algo.NAME} on "
-                         f"{args.env}{' (bridge)' if vec_env is not None else ''}")
+    if args.torso == "lstm" and algo.NAME != "ppo":
+        raise UsageError(f"--torso=lstm runs with PPO, not {algo.NAME}")
     if args.torso == "transformer" and vec_env is not None:
         raise UsageError(f"--torso=transformer runs on JAX envs (it reads a window of "
                          f"observations), not through the bridge ({args.env})")
@@ -220,6 +226,40 @@ def _saved_run(ckpt_path, config_dict):
         raise UsageError(f"--resume: cannot read {ckpt_path}: {e}") from None
     runs.check_resume(metadata["config"], config_dict, ignore=RESUME_MAY_CHANGE)
     return metadata
+
+
+def _init_from(path, state):
+    """`state` with the learner's params replaced by those saved at `path`.
+
+    Every seed starts from the same weights: a run checkpoint's first seed, or a plain
+    weights file. Shapes must match the network the flags build.
+    """
+    from trax_rl import checkpoint
+
+    if os.path.isdir(path):
+        path = os.path.join(path, "checkpoint.ckpt")
+    try:
+        arrays, _ = checkpoint.load_arrays(path)
+    except (checkpoint.CheckpointError, OSError) as e:
+        raise UsageError(f"--init_from: cannot read {path}: {e}") from None
+    params = state.learner_state.params  # Leaves [num_seeds, ...].
+
+    def load(key_path, leaf):
+        key = jax.tree_util.keystr(key_path)
+        if ".learner_state.params" + key in arrays:
+            value = arrays[".learner_state.params" + key][0]
+        elif key in arrays:
+            value = arrays[key]
+        else:
+            raise UsageError(f"--init_from: {path} has no weights {key} for this network")
+        if value.shape != leaf.shape[1:]:
+            raise UsageError(f"--init_from: {path} has {key} of shape {value.shape}, this "
+                             f"network needs {leaf.shape[1:]}")
+        return jax.device_put(np.broadcast_to(value, leaf.shape).astype(leaf.dtype),
+                              leaf.sharding)
+
+    params = jax.tree_util.tree_map_with_path(load, params)
+    return state._replace(learner_state=state.learner_state._replace(params=params))
 
 
 def run(algo, args):
@@ -252,6 +292,8 @@ def run(algo, args):
         except ValueError as e:
             raise UsageError(str(e)) from None
         state = backend.init()
+        if args.init_from and saved is None:
+            state = _init_from(args.init_from, state)
         progress = Progress(config.batch_size, args.seed, args.num_seeds)
         if saved is not None:
             try:

@@ -19,9 +19,11 @@ from trax_rl.layers.activation_fns import Tanh as Tanh
 from trax_rl.layers.activation_fns import ThresholdedLinearUnit as ThresholdedLinearUnit
 from trax_rl.layers.attention import Attention as Attention
 from trax_rl.layers.attention import AttentionQKV as AttentionQKV
+from trax_rl.layers.attention import CacheOnce as CacheOnce
 from trax_rl.layers.attention import CausalAttention as CausalAttention
 from trax_rl.layers.attention import DotProductAttention as DotProductAttention
 from trax_rl.layers.attention import DotProductCausalAttention as DotProductCausalAttention
+from trax_rl.layers.attention import EncoderDecoderMask as EncoderDecoderMask
 from trax_rl.layers.attention import MergeHeads as MergeHeads
 from trax_rl.layers.attention import PaddingMask as PaddingMask
 from trax_rl.layers.attention import PositionalEncoding as PositionalEncoding
@@ -91,6 +93,7 @@ from trax_rl.layers.core import log_softmax as log_softmax
 from trax_rl.layers.core import logsoftmax_sample as logsoftmax_sample
 from trax_rl.layers.core import multigaussian_loss as multigaussian_loss
 from trax_rl.layers.core import one_hot as one_hot
+from trax_rl.layers.efficient_attention import LSHSelfAttention as LSHSelfAttention
 from trax_rl.layers.initializers import AtariConvInit as AtariConvInit
 from trax_rl.layers.initializers import GlorotNormalInitializer as GlorotNormalInitializer
 from trax_rl.layers.initializers import GlorotUniformInitializer as GlorotUniformInitializer
@@ -129,6 +132,10 @@ from trax_rl.layers.metrics import WeightedSum as WeightedSum
 from trax_rl.layers.normalization import BatchNorm as BatchNorm
 from trax_rl.layers.normalization import FilterResponseNorm as FilterResponseNorm
 from trax_rl.layers.normalization import LayerNorm as LayerNorm
+from trax_rl.layers.reversible import ReversibleHalfResidual as ReversibleHalfResidual
+from trax_rl.layers.reversible import ReversibleLayer as ReversibleLayer
+from trax_rl.layers.reversible import ReversibleSerial as ReversibleSerial
+from trax_rl.layers.reversible import ReversibleSwap as ReversibleSwap
 from trax_rl.layers.rnn import ConvGRUCell as ConvGRUCell
 from trax_rl.layers.rnn import GRU as GRU
 from trax_rl.layers.rnn import GRUCell as GRUCell

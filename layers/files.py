@@ -5,6 +5,8 @@ from before Trax's layouts (dict weights such as `{"w", "b"}`) are refused with 
 error instead of a wrong restore.
 """
 
+import re
+
 import jax
 
 from trax_rl import checkpoint
@@ -51,18 +53,22 @@ class FileIO:
 
 # Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".
 WEIGHTS_LAYOUT = "trax"
+# The dict keys layers used before Trax's layouts; a file holding one of them as a key
+# path component (`...['w']`) and no layout marker predates the change.
+_OLD_LAYOUT_KEYS = re.compile(
+    r"\['(w|b|embedding|scale|bias|encoding|w_gates|b_gates|w_candidate|b_candidate)'\]")
 
 
 def _check_layout(path):
-    """Refuses a `save_to_file` file from before Trax's layouts (it has no "layout").
+    """Rejects a file written with the old dict layouts, in one clear line.
 
-    Files written by other code (e.g. the supervised `Loop`) carry their own metadata;
-    for them a layout change shows up as key paths that differ from the model's, which
-    `checkpoint.restore` refuses by name.
+    Files written by `save_to_file` (and the supervised Loop) carry the layout in their
+    metadata; other checkpoints (the agents') are judged by their key paths.
     """
-    metadata = checkpoint.read_metadata(path)
-    written_by_save_to_file = isinstance(metadata, dict) and "layer" in metadata
-    if written_by_save_to_file and metadata.get("layout") != WEIGHTS_LAYOUT:
+    metadata = checkpoint.read_metadata(path) or {}
+    if isinstance(metadata, dict) and metadata.get("layout") == WEIGHTS_LAYOUT:
+        return
+    if any(_OLD_LAYOUT_KEYS.search(k) for k in checkpoint.read_keys(path)):
         raise checkpoint.CheckpointError(
             f"{path} was written with trax_rl's old weight layout (dicts such as "
             f"{{'w', 'b'}}); weights now have Trax's layout (e.g. Dense -> (w, b)). "

@@ -6,8 +6,9 @@
      "opt_states": (one optax state per TrainTask), "step": int32, "rng": PRNG key,
      "bad_step": int32, the first step whose loss or gradient was not finite (0: none)}
 
-and one jitted program per train task (gradient of the model plus its loss layer,
-through `pure_fn`, then an optax update via `trax_rl.train_state`) and per eval task
+and one jitted program per train task (`trax_rl.train_state.gradient_step`, the guarded
+optax step shared with the agents, on the model plus its loss layer through `pure_fn`,
+with the model's layer state) and per eval task
 (the eval model plus its metric layers). With `n > 1` devices the batch is sharded
 over a one-axis mesh and everything else is replicated: XLA inserts the gradient
 all-reduce, so the step is the one-device step computed in pieces.
@@ -16,20 +17,19 @@ The "weights" and "state" keys are `Layer.save_to_file`'s layout, so a Loop
 checkpoint loads with `model.init_from_file(path, weights_only=True)`.
 """
 
-import json
 import os
-import tempfile
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from trax_rl import runs
 from trax_rl import shapes
 from trax_rl import train_state
 from trax_rl import writers
 
-__all__ = ["Runner", "default_writer", "truncate_jsonl"]
+__all__ = ["Runner", "default_writer"]
 
 
 def _stack(outputs, n_out):
@@ -69,12 +69,6 @@ class _End:
         return value, new_state
 
 
-def _all_finite(tree):
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-              if jnp.issubdtype(x.dtype, jnp.inexact)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
-
-
 def _optimizer(task):
     if task.lr_schedule is None:
         return task.optimizer
@@ -98,22 +92,30 @@ class Runner:
         self._replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         self._sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
-        init_rng, rng = jax.random.split(jax.random.PRNGKey(random_seed))
         sample = tasks[0].sample_batch
         sig = shapes.signature(tuple(sample[:model.n_in]))
         sig = sig[0] if model.n_in == 1 else sig
-        weights, state = model.init(sig, rng=init_rng)
-        self._losses = [_End(model, t.loss_layer, t.sample_batch, sig, weights, state)
-                        for t in tasks]
-        self._metrics = [[_End(eval_model, m, t.sample_batch, sig, weights, state)
-                          for m in t.metrics] for t in eval_tasks]
         self._optimizers = [_optimizer(t) for t in tasks]
-        tree = {"weights": weights, "state": state,
-                "opt_states": tuple(opt.init(weights) for opt in self._optimizers),
-                "step": jnp.zeros((), jnp.int32), "rng": rng,
-                "bad_step": jnp.zeros((), jnp.int32)}
-        # A copy: the layer keeps its init arrays, the Loop's own ones are donated.
-        self._tree = jax.device_put(jax.tree.map(jnp.array, tree), self._replicated)
+
+        def init(key):
+            init_rng, rng = jax.random.split(key)
+            weights, state = model.init_with_signature(sig, init_rng)
+            return {"weights": weights, "state": state,
+                    "opt_states": tuple(opt.init(weights) for opt in self._optimizers),
+                    "step": jnp.zeros((), jnp.int32), "rng": rng,
+                    "bad_step": jnp.zeros((), jnp.int32)}
+
+        # One compiled program: initializing eagerly compiles every op on its own.
+        key = jax.random.PRNGKey(random_seed)
+        abstract = jax.eval_shape(init, key)
+        self._losses = [_End(model, t.loss_layer, t.sample_batch, sig, abstract["weights"],
+                             abstract["state"]) for t in tasks]
+        self._metrics = [[_End(eval_model, m, t.sample_batch, sig, abstract["weights"],
+                               abstract["state"]) for m in t.metrics] for t in eval_tasks]
+        self._tree = jax.jit(init, out_shardings=self._replicated)(key)
+        # Host copies for the layer (Trax's `model(x)` after init): the Loop's own device
+        # arrays are donated to the train step.
+        self.sync_to_layers()
         self._train_steps = [self._jit(self._make_train_step(i), donate=True)
                              for i in range(len(tasks))]
         self._eval_steps = [self._jit(self._make_eval_step(i), donate=False)
@@ -127,25 +129,22 @@ class Runner:
     def _make_train_step(self, i):
         loss, optimizer, model = self._losses[i], self._optimizers[i], self._model
 
+        def loss_fn(params, batch, layer_state, rng):
+            value, new_layer_state = loss(model, params, layer_state, batch, rng)
+            return value, ({"loss": value}, new_layer_state)
+
         def step(tree, batch):
-            rng, key = jax.random.split(tree["rng"])
-            grad_fn = jax.value_and_grad(
-                lambda w: loss(model, w, tree["state"], batch, key), has_aux=True)
-            (value, new_state), grads = grad_fn(tree["weights"])
-            ts = train_state.TrainState(tree["weights"], tree["opt_states"][i], tree["step"], rng)
-            ts = train_state.apply_gradients(ts, grads, optimizer)
-            finite = jnp.isfinite(value) & _all_finite(grads)
-
-            def keep_if_finite(new, old):
-                return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
-
+            ts = train_state.TrainState(params=tree["weights"], opt_state=tree["opt_states"][i],
+                                        step=tree["step"], rng=tree["rng"],
+                                        layer_state=tree["state"])
+            ts, metrics = train_state.gradient_step(ts, batch, loss_fn, optimizer,
+                                                    with_layer_state=True)
+            first_bad = (tree["bad_step"] == 0) & (metrics[train_state.NONFINITE] != 0)
             opt_states = list(tree["opt_states"])
-            opt_states[i] = keep_if_finite(ts.opt_state, tree["opt_states"][i])
-            first_bad = (tree["bad_step"] == 0) & ~finite
-            return {"weights": keep_if_finite(ts.params, tree["weights"]),
-                    "state": keep_if_finite(new_state, tree["state"]),
-                    "opt_states": tuple(opt_states), "step": ts.step, "rng": rng,
-                    "bad_step": jnp.where(first_bad, ts.step, tree["bad_step"])}, value
+            opt_states[i] = ts.opt_state
+            return {"weights": ts.params, "state": ts.layer_state,
+                    "opt_states": tuple(opt_states), "step": ts.step, "rng": ts.rng,
+                    "bad_step": jnp.where(first_bad, ts.step, tree["bad_step"])}, metrics["loss"]
         return step
 
     def _make_eval_step(self, i):
@@ -191,31 +190,10 @@ class Runner:
         self._tree = jax.device_put(tree, self._replicated)
 
     def sync_to_layers(self):
-        """Puts the current weights and state on the model objects (Trax's `model(x)`)."""
+        """Puts host copies of the weights and state on the models (Trax's `model(x)`)."""
+        weights, state = jax.device_get((self._tree["weights"], self._tree["state"]))
         for layer in {id(self._model): self._model, id(self._eval_model): self._eval_model}.values():
-            layer.weights = self._tree["weights"]
-            layer.state = self._tree["state"]
-
-
-def truncate_jsonl(path, last_step):
-    """Drops the lines of a metrics JSONL whose step is after `last_step` (atomically)."""
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
-    kept = []
-    for line in lines:
-        try:
-            if json.loads(line)["step"] <= last_step:
-                kept.append(line if line.endswith("\n") else line + "\n")
-        except (ValueError, KeyError, TypeError):
-            continue  # A line cut by a kill mid-write.
-    if len(kept) == len(lines):
-        return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.writelines(kept)
-    os.replace(tmp, path)
+            layer.weights, layer.state = weights, state
 
 
 def default_writer(output_dir, step, wandb=False, wandb_project="trax_rl", config=None):
@@ -224,12 +202,7 @@ def default_writer(output_dir, step, wandb=False, wandb_project="trax_rl", confi
     Metrics logged after `step` by an earlier, killed process are dropped from the
     JSONL and purged from TensorBoard, so a resumed run logs each step once.
     """
-    truncate_jsonl(os.path.join(output_dir, "metrics.jsonl"), step)
-    sinks = [writers.JsonlSink(os.path.join(output_dir, "metrics.jsonl")),
-             writers.TensorBoardSink(output_dir, purge_step=step + 1)]
-    if wandb:
-        sinks.append(writers.WandbSink(wandb_project, config=config, dir=output_dir))
-    writer = writers.MetricWriter(sinks)
-    if config is not None:
-        writer.write_config(config)
-    return writer
+    runs.truncate_jsonl(os.path.join(output_dir, "metrics.jsonl"), step)
+    return writers.create_writer(output_dir, console=False, wandb=wandb,
+                                 wandb_project=wandb_project, config=config,
+                                 purge_step=step + 1 if step else None)

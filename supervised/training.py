@@ -23,9 +23,10 @@ by the batches already used, and metrics logged after the checkpoint are dropped
 from metrics.jsonl (TensorBoard purges them), so a run killed at any moment and
 restarted ends with the same weights, bit for bit, and each step logged once.
 
-NaN guard: a step whose loss or gradient is not finite is not applied; the Loop
-stops at the next log or checkpoint step with `NonFiniteLossError` naming the first
-bad step, before writing anything, so the last good checkpoint stays.
+NaN guard (`trax_rl.train_state.gradient_step`'s): a step whose loss or gradient is not
+finite is not applied; the Loop stops at the next log or checkpoint step with
+`NonFiniteError` naming the first bad step, before writing anything, so the last good
+checkpoint stays.
 """
 
 import itertools
@@ -38,15 +39,15 @@ import numpy as np
 
 from trax_rl import checkpoint as ckpt_lib
 from trax_rl import data as data_lib
+from trax_rl import runs
+from trax_rl import train_state
+from trax_rl.layers import base as tl_base
 from trax_rl.supervised import loop_state
 
-__all__ = ["EvalTask", "Loop", "NonFiniteLossError", "TrainTask"]
+__all__ = ["EvalTask", "Loop", "NonFiniteError", "TrainTask"]
 
 CHECKPOINT = "model.ckpt"
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A training loss or gradient became NaN or infinite."""
+NonFiniteError = train_state.NonFiniteError
 
 
 class _Stream:
@@ -243,9 +244,7 @@ class Loop:
             raise ValueError(f"n_steps must be an int >= 0, got {n_steps!r}")
         bar = None
         if self._progress_bar:
-            from tqdm import tqdm  # Lazy: only for the bar.
-            bar = tqdm(total=self._step + n_steps, initial=self._step, unit="step",
-                       dynamic_ncols=True, leave=False)
+            bar = runs.progress_bar(self._step + n_steps, initial=self._step)
         losses = [[] for _ in self._tasks]  # Device scalars since the last log.
         start, steps_timed = time.perf_counter(), 0
         try:
@@ -291,11 +290,12 @@ class Loop:
                 self._sums[i][1] += len(pending)
                 pending.clear()
         bad_step = self._runner.bad_step()
-        if bad_step:
-            where = (f"the last good checkpoint in {self._output_dir} is kept"
-                     if self._output_dir else "no output_dir, nothing saved")
-            raise NonFiniteLossError(f"Step {bad_step}: the train loss or its gradient is "
-                                     f"not finite (NaN/inf); training stopped, {where}")
+        try:
+            train_state.check_finite({train_state.NONFINITE: bad_step}, bad_step, "Step")
+        except NonFiniteError as e:
+            kept = (f"the last good checkpoint in {self._output_dir} is kept"
+                    if self._output_dir else "nothing was saved (no output_dir)")
+            raise NonFiniteError(f"{e}; {kept}") from None
 
     def _print(self, message, bar):
         line = f"Step {self._step:6d}: {message}"
@@ -369,6 +369,8 @@ class Loop:
             "eval_batches": [t._stream.n_drawn for t in self._eval_tasks],  # noqa: SLF001
             "loss_sums": self._sums,
             "model": repr(self._model),
+            # What `Layer.init_from_file` checks: weights in Trax's layouts.
+            "layout": tl_base.WEIGHTS_LAYOUT,
         }
         ckpt_lib.save(os.path.join(self._output_dir, filename), self._runner.state_tree(),
                       metadata=metadata)

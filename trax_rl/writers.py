@@ -20,6 +20,7 @@ import json
 import netrc
 import os
 import sys
+import time
 import warnings
 
 import jax
@@ -115,6 +116,11 @@ class TensorBoardSink(Sink):
 
     Scalars become scalar summaries; arrays become histograms; the config is
     stored as a JSON text summary named 'config'.
+
+    Events are written synchronously with tensorboardX's `EventsWriter`, not through
+    `SummaryWriter`, whose background thread and queue make `flush()` return before
+    queued events reach the file: a checkpoint taken right after a flush could then
+    claim metrics that a kill loses (seen under load as a missing last event).
     """
 
     name = "tensorboard"
@@ -122,33 +128,50 @@ class TensorBoardSink(Sink):
     def __init__(self, logdir, purge_step=None):
         self.logdir = os.fspath(logdir)
         self._purge_step = purge_step
-        self._writer = None
+        self._events = None
 
     def open(self):
-        from tensorboardX import SummaryWriter  # Lazy: only when TensorBoard is on.
-        # purge_step: a resumed run tells TensorBoard to drop the old events at steps
-        # >= purge_step, which a killed run logged after its last checkpoint.
-        self._writer = SummaryWriter(logdir=self.logdir, purge_step=self._purge_step)
+        # Lazy imports: only when TensorBoard is on.
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto import event_pb2
+        os.makedirs(self.logdir, exist_ok=True)
+        self._event_pb2 = event_pb2
+        self._events = EventsWriter(os.path.join(self.logdir, "events"))
+        if self._purge_step is not None:
+            # A resumed run: TensorBoard hides the events at steps >= purge_step that
+            # a killed run logged after its last checkpoint (what SummaryWriter writes).
+            start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+            self._events.write_event(event_pb2.Event(step=self._purge_step,
+                                                     file_version="brain.Event:2"))
+            self._events.write_event(event_pb2.Event(step=self._purge_step, session_log=start))
+
+    def _write(self, summary, step=None):
+        event = self._event_pb2.Event(wall_time=time.time(), summary=summary)
+        if step is not None:
+            event.step = int(step)
+        self._events.write_event(event)
 
     def write(self, step, scalars, arrays):
+        from tensorboardX import summary
         for k, v in scalars.items():
-            self._writer.add_scalar(k, v, global_step=step)
+            self._write(summary.scalar(k, float(v)), step)
         for k, v in arrays.items():
             if v.size and np.issubdtype(v.dtype, np.number):
-                self._writer.add_histogram(k, v.astype(np.float64), global_step=step)
+                self._write(summary.histogram(k, v.astype(np.float64), bins="auto"), step)
 
     def write_config(self, config):
+        from tensorboardX import summary
         text = json.dumps(config, indent=2, sort_keys=True, default=str)
         # Four-space indent makes TensorBoard's markdown show it as code.
-        self._writer.add_text("config", "    " + text.replace("\n", "\n    "))
+        self._write(summary.text("config", "    " + text.replace("\n", "\n    ")))
 
     def flush(self):
-        self._writer.flush()
+        self._events.flush()
 
     def close(self):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
 
 def _wandb_logged_in():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from trax_rl.agents import a2c
+from trax_rl.agents import actor_critic
 from trax_rl.agents import distributions
 from trax_rl.agents import rollout
 from trax_rl.agents import updates
@@ -19,9 +20,9 @@ def fake_apply(params, obs):
 
 def test_actor_critic_loss_hand_computed():
     params = jnp.log(jnp.array([0.25, 0.75]))
-    batch = a2c.Batch(obs=jnp.array([[0.5], [1.0]]), action=jnp.array([0, 1]),
+    batch = actor_critic.Batch(obs=jnp.array([[0.5], [1.0]]), action=jnp.array([0, 1]),
                       advantage=jnp.array([2.0, -1.0]), target=jnp.array([1.5, 0.0]))
-    loss, metrics = jax.jit(a2c.actor_critic_loss, static_argnums=(1, 5))(
+    loss, metrics = jax.jit(actor_critic.actor_critic_loss, static_argnums=(1, 5))(
         params, fake_apply, batch, 0.5, 0.01, False)
     policy = -np.mean([np.log(0.25) * 2.0, np.log(0.75) * -1.0])
     value = 0.5 * np.mean([(0.5 - 1.5) ** 2, (1.0 - 0.0) ** 2])
@@ -32,9 +33,9 @@ def test_actor_critic_loss_hand_computed():
 
 def test_actor_critic_loss_normalizes_advantages():
     params = jnp.zeros(2)
-    batch = a2c.Batch(jnp.zeros((2, 1)), jnp.array([0, 1]), jnp.array([3.0, 1.0]),
+    batch = actor_critic.Batch(jnp.zeros((2, 1)), jnp.array([0, 1]), jnp.array([3.0, 1.0]),
                       jnp.zeros(2))
-    loss, _ = a2c.actor_critic_loss(params, fake_apply, batch, 0.0, 0.0, True)
+    loss, _ = actor_critic.actor_critic_loss(params, fake_apply, batch, 0.0, 0.0, True)
     # Normalized advantages are +-1 and both log-probs log(1/2): the loss is 0.
     np.testing.assert_allclose(loss, 0.0, atol=1e-6)
 

@@ -15,6 +15,7 @@ from trax_rl.agents import a2c
 from trax_rl.agents import awr
 from trax_rl.agents import ppo
 from trax_rl.agents import reinforce
+from trax_rl.agents import networks
 from trax_rl.agents import training
 
 GAMMA = 0.9
@@ -51,13 +52,14 @@ def _train(algo, env_id):
     """
     env, env_params = envs.make(env_id)
     config = CONFIGS[algo]
-    network = training.network_for(env, env_params)
+    network = networks.network_for(env, env_params)
     learner = MODULES[algo].make_learner(config, network, env.action_space(env_params),
                                          env.observation_space(env_params))
     train = training.make_train_fn(training.make_trainer(learner, config, env, env_params))
     keys = jax.random.split(jax.random.PRNGKey(0), SEEDS)
     runner_state, _ = jax.jit(jax.vmap(train), compiler_options=FAST_COMPILE)(keys)
-    return jax.vmap(learner.apply, in_axes=(0, None)), jax.vmap(learner.params)(
+    apply = lambda params, obs: learner.policy.apply(params, obs, (), None)[:2]  # noqa: E731
+    return jax.vmap(apply, in_axes=(0, None)), jax.vmap(learner.params)(
         runner_state.learner_state)
 
 

@@ -159,10 +159,10 @@ def test_a_run_never_replaces_an_earlier_one_unless_asked(tmp_path):
 
 
 def test_default_run_folders_are_unique_and_reported(tmp_path, capsys):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    """Run from outside the repo root (the installed package), twice, with no --output_dir."""
     cmd = [sys.executable, "-m", "experiments.ppo", *TINY, "--total_timesteps=256",
            "--seed=11"]
-    env = {**os.environ, "PYTHONPATH": root}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for expected in ("ppo_CartPole-v1_seed11", "ppo_CartPole-v1_seed11-2"):
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""Tests for trax_rl.layers.attention against numpy softmax(QK^T / sqrt(d)) V."""
+"""Tests for trax_rl.layers.attention against numpy softmax(QK^T / sqrt(d)) V, and its
+predict-mode state: per-row positions, reordering, cached encoder projections, overflow."""
 
 import jax
 import jax.numpy as jnp
@@ -105,7 +106,7 @@ def test_positional_encoding_matches_formula_and_predict_mode():
         out, state = predict.pure_fn(X[:, t:t + 1], weights, state)
         outputs.append(out)
     np.testing.assert_allclose(np.concatenate(outputs, 1), y, rtol=1e-6)
-    assert int(state) == T
+    np.testing.assert_array_equal(state.index, [T] * B)
 
 
 def test_shift_right_and_heads_round_trip():
@@ -135,3 +136,93 @@ def test_jit_and_grad_through_pure_fn_and_dropout_needs_rng():
     np.testing.assert_array_equal(x_grad[:, 1:], 0.0)
     with pytest.raises(Exception, match="rng"):
         layer.pure_fn(X, weights, state)
+
+
+def test_predict_mode_rows_at_different_positions_match_their_own_full_sequences():
+    train = attention.CausalAttention(D, n_heads=N_HEADS, mode="eval")
+    weights, state = train.init(ShapeDtype(X.shape))
+    expected, _ = train.pure_fn(X, weights, state)
+    predict = attention.CausalAttention(D, n_heads=N_HEADS, max_inference_length=8,
+                                        mode="predict")
+    _, state = predict.init(ShapeDtype((B, 1, D)))
+    # A right-padded prompt chunk of 3; row 0's prompt has length 1, row 1's length 3.
+    lengths = np.array([1, 3])
+    padded = np.where(np.arange(3)[None, :, None] < lengths[:, None, None], X[:, :3], 99.0)
+    y, state = predict.pure_fn(padded.astype(np.float32), weights, state)
+    np.testing.assert_allclose(y[1], expected[1, :3], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y[0, :1], expected[0, :1], rtol=1e-5, atol=1e-5)
+    state = attention.set_decoding_positions(state, lengths)
+    # Row b now takes its own next token, X[b, lengths[b]].
+    y, state = predict.pure_fn(X[np.arange(B), lengths][:, None], weights, state)
+    np.testing.assert_allclose(y[:, 0], expected[np.arange(B), lengths], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(state[1].index, lengths + 1)
+
+
+def test_reorder_decoding_state_swaps_rows_and_keeps_flags():
+    predict = attention.CausalAttention(D, n_heads=N_HEADS, max_inference_length=8,
+                                        mode="predict")
+    weights, state = predict.init(ShapeDtype((B, 1, D)))
+    _, state = predict.pure_fn(X[:, :2], weights, state)
+    state = attention.set_decoding_positions(state, [2, 1])
+    flipped = attention.reorder_decoding_state((state, jnp.ones((), bool)), [1, 0])
+    cache = flipped[0][1]  # Serial(Branch, DotProductCausalAttention, ...)'s state
+    np.testing.assert_array_equal(cache.keys, state[1].keys[::-1])
+    np.testing.assert_array_equal(cache.index, [1, 2])
+    assert flipped[1].shape == ()
+    # Rows repeated (beam search expands each example into beams).
+    repeated = attention.reorder_decoding_state(state, [0, 0, 1, 1])
+    assert repeated[1].keys.shape[0] == 4
+
+
+def test_decoding_past_max_len_is_an_error_not_a_clamp():
+    predict = attention.CausalAttention(D, n_heads=N_HEADS, max_inference_length=4,
+                                        mode="predict")
+    weights, state = predict.init(ShapeDtype((B, 1, D)))
+    _, state = predict.pure_fn(X[:, :4], weights, state)
+    with pytest.raises(Exception, match="past max_len=4"):
+        predict.pure_fn(X[:, 4:5], weights, state)
+    # Under jit nothing can be raised: the rows past the end come out NaN, not clamped.
+    y, _ = jax.jit(predict.pure_fn)(X[:, 4:5], weights, state)
+    assert np.all(np.isnan(y))
+    assert attention.decoding_capacity(predict) == 4
+    encoding = attention.PositionalEncoding(max_len=4, mode="predict")
+    weights, state = encoding.init(ShapeDtype((B, 1, D)))
+    with pytest.raises(Exception, match="past max_len=4"):
+        encoding.pure_fn(X, weights, state)
+
+
+def test_fixed_sinusoids_have_no_weights_and_equal_the_initial_table():
+    fixed = attention.PositionalEncoding(max_len=16, trainable=False)
+    weights, state = fixed.init(ShapeDtype(X.shape))
+    assert jax.tree.leaves(weights) == []
+    learned = attention.PositionalEncoding(max_len=16)
+    learned_weights, _ = learned.init(ShapeDtype(X.shape))
+    np.testing.assert_allclose(fixed.pure_fn(X, weights, state)[0],
+                               learned.pure_fn(X, learned_weights, ())[0], rtol=1e-6)
+
+
+def test_encoder_decoder_mask_and_cached_kv_projections():
+    tokens = np.array([[3, 1, 0], [2, 7, 1]])
+    pad, _ = attention.PaddingMask().pure_fn(tokens, ())
+    mask, _ = attention.EncoderDecoderMask().pure_fn((X, pad), ())
+    assert mask.shape == (B, 1, T, 3)
+    np.testing.assert_array_equal(mask[0, 0], np.tile([True, True, False], (T, 1)))
+    with pytest.raises(Exception, match="batch, length"):
+        attention.PaddingMask().pure_fn(X, ())
+    memory = RNG.normal(size=(B, 3, D)).astype(np.float32)
+    layer = attention.AttentionQKV(D, n_heads=N_HEADS, mode="eval")
+    weights, state = layer.init((ShapeDtype(X.shape),) + (ShapeDtype(memory.shape),) * 2
+                                + (ShapeDtype(mask.shape, bool),))
+    expected, _ = layer.pure_fn((X, memory, memory, mask), weights, state)
+    cached = attention.AttentionQKV(D, n_heads=N_HEADS, mode="predict", cache_KV_in_predict=True)
+    cached_weights, state = cached.init((ShapeDtype((B, 1, D)),) + (ShapeDtype(memory.shape),) * 2
+                                        + (ShapeDtype((B, 1, 1, 3), bool),))
+    assert jax.tree.structure(cached_weights) == jax.tree.structure(weights)
+    step = jax.jit(cached.pure_fn)
+    outputs = []
+    for t in range(T):
+        # After the first step the keys/values come from the cache, not from `memory`.
+        kv = memory if t == 0 else np.zeros_like(memory)
+        (y, _), state = step((X[:, t:t + 1], kv, kv, mask[:, :, t:t + 1]), weights, state)
+        outputs.append(y)
+    np.testing.assert_allclose(np.concatenate(outputs, 1), expected[0], rtol=1e-5, atol=1e-5)

@@ -76,8 +76,13 @@ def test_eval_metrics_match_numpy(tmp_path, task_data):
 
 
 def test_checkpoint_is_read_by_init_from_file(tmp_path, task_data):
-    loop = _loop(str(tmp_path), *task_data)
+    task = training.TrainTask(pipeline(*task_data)(), tl.WeightedCategoryCrossEntropy(),
+                              optimizers.Adam(0.05), n_steps_per_checkpoint=10,
+                              n_steps_per_permanent_checkpoint=4)
+    loop = training.Loop(make_model(), task, output_dir=str(tmp_path))
     loop.run(10)
+    assert {"model.ckpt", "model_4.ckpt", "model_8.ckpt"} <= set(os.listdir(tmp_path))
+    assert checkpoint.read_metadata(str(tmp_path / "model_4.ckpt"))["step"] == 4
     fresh = make_model()
     fresh.init_from_file(str(tmp_path / "model.ckpt"), weights_only=True,
                          input_signature=jax.ShapeDtypeStruct((2, 10), np.int32))
@@ -89,12 +94,20 @@ class _Killed(Exception):
     pass
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """(run dir, final weights) of 30 steps never stopped."""
+    full = str(tmp_path_factory.mktemp("full"))
+    reference = _loop(full, *make_data())
+    reference.run(30)
+    return full, reference.model.weights
+
+
 @pytest.mark.parametrize("kill_at", [("step", 17), ("step", 20), ("save", 2)])
 def test_killed_and_restarted_run_matches_an_uninterrupted_one(tmp_path, task_data,
-                                                               monkeypatch, kill_at):
-    full = str(tmp_path / "full")
-    reference = _loop(full, *task_data)
-    reference.run(30)
+                                                               monkeypatch, kill_at,
+                                                               uninterrupted):
+    full, reference_weights = uninterrupted
 
     killed = str(tmp_path / "killed")
     kind, when = kill_at
@@ -122,7 +135,7 @@ def test_killed_and_restarted_run_matches_an_uninterrupted_one(tmp_path, task_da
     resumed = _loop(killed, *task_data)
     assert resumed.step in (1, 10)
     resumed.run(30 - resumed.step)
-    jax.tree.map(np.testing.assert_array_equal, resumed.model.weights, reference.model.weights)
+    jax.tree.map(np.testing.assert_array_equal, resumed.model.weights, reference_weights)
     assert _records(killed) == _records(full)
 
 
@@ -136,7 +149,8 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
                               n_steps_per_checkpoint=4)
     model = tl.Serial(tl.Dense(2), tl.LogSoftmax())
     loop = training.Loop(model, task, output_dir=str(tmp_path))
-    with pytest.raises(training.NonFiniteLossError, match=r"^Step 6: .*not finite"):
+    with pytest.raises(training.NonFiniteError,
+                       match=r"^Step 6: .*NaN or inf.*checkpoint .* is kept"):
         loop.run(20)
     assert checkpoint.read_metadata(str(tmp_path / "model.ckpt"))["step"] == 4
     assert all(np.isfinite(w).all() for w in jax.tree.leaves(model.weights))
@@ -186,7 +200,9 @@ def test_lr_schedule_scales_updates(tmp_path, task_data):
 def test_tensorboard_events_read_back(tmp_path, task_data):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    _loop(str(tmp_path), *task_data).run(10)
+    loop = _loop(str(tmp_path), *task_data)
+    loop.run(10)
+    loop.close()
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     acc = events.Scalars("eval/WeightedCategoryAccuracy")

