@@ -11,6 +11,17 @@ from jax import numpy as jnp
 
 from trax_rl.layers import base
 from trax_rl.layers import initializers as init
+# Activations moved to activation_fns (Trax's module); core keeps the names it had.
+from trax_rl.layers.activation_fns import Elu as Elu
+from trax_rl.layers.activation_fns import FastGelu as FastGelu
+from trax_rl.layers.activation_fns import Gelu as Gelu
+from trax_rl.layers.activation_fns import LeakyRelu as LeakyRelu
+from trax_rl.layers.activation_fns import Relu as Relu
+from trax_rl.layers.activation_fns import Selu as Selu
+from trax_rl.layers.activation_fns import Sigmoid as Sigmoid
+from trax_rl.layers.activation_fns import Softplus as Softplus
+from trax_rl.layers.activation_fns import Swish as Swish
+from trax_rl.layers.activation_fns import Tanh as Tanh
 
 _MODES = ("train", "eval", "predict")
 

@@ -341,3 +341,40 @@ def test_custom_backward_as_in_trax():
     np.testing.assert_array_equal(grads_w[1], np.zeros(3))
     w, _ = weights[0]
     np.testing.assert_allclose(grads_x, np.tile(10.0 * w.sum(1), (2, 1)), rtol=1e-5)
+
+
+class TraxStyleBranch(tl.Layer):
+    """A combinator written Trax's way: sublayers run via pure_fn on self.weights[i]."""
+
+    def __init__(self, a, b):
+        super().__init__(n_in=1, n_out=2)
+        self._sublayers = (a, b)
+
+    def forward(self, x):
+        rngs = jax.random.split(self.rng, 2)
+        ya, sa = self.sublayers[0].pure_fn(x, self.weights[0], self.state[0], rngs[0],
+                                           use_cache=True)
+        yb, sb = self.sublayers[1].pure_fn(x, self.weights[1], self.state[1], rngs[1],
+                                           use_cache=True)
+        self.state = (sa, sb)
+        return ya, yb
+
+    def init_weights_and_state(self, input_signature):
+        wa, sa = self.sublayers[0].init(input_signature, use_cache=True)
+        wb, sb = self.sublayers[1].init(input_signature, use_cache=True)
+        self.weights = (wa, wb)
+        self.state = (sa, sb)
+
+
+def test_trax_style_combinator_with_use_cache_shares_by_identity():
+    dense = tl.Dense(3)
+    model = tl.Serial(TraxStyleBranch(dense, tl.Serial(dense, tl.Relu())), tl.Add())
+    weights, state = model.init(shapes.signature(X[:, :3]))
+    assert weights[0][1][0] == tl.GET_WEIGHTS_FROM_CACHE  # Trax's init(use_cache=True).
+    w, b = dense.weights
+    x = X[:, :3]
+    y = jax.jit(model.pure_fn)(x, weights, state, None)[0]
+    np.testing.assert_allclose(y, x @ w + b + np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-6)
+    grads = jax.grad(lambda ws: jnp.sum(model.pure_fn(x, ws, state, None)[0]))(weights)
+    assert _n_params(grads) == 3 * 3 + 3
+    np.testing.assert_allclose(model(x), y, rtol=1e-6)
