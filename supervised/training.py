@@ -41,7 +41,7 @@ from trax_rl import checkpoint as ckpt_lib
 from trax_rl import data as data_lib
 from trax_rl import runs
 from trax_rl import train_state
-from trax_rl.layers import base as tl_base
+from trax_rl.layers import files as tl_files
 from trax_rl.supervised import loop_state
 
 __all__ = ["EvalTask", "Loop", "NonFiniteError", "TrainTask"]
@@ -370,7 +370,7 @@ class Loop:
             "loss_sums": self._sums,
             "model": repr(self._model),
             # What `Layer.init_from_file` checks: weights in Trax's layouts.
-            "layout": tl_base.WEIGHTS_LAYOUT,
+            "layout": tl_files.WEIGHTS_LAYOUT,
         }
         ckpt_lib.save(os.path.join(self._output_dir, filename), self._runner.state_tree(),
                       metadata=metadata)

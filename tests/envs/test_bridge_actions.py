@@ -82,12 +82,13 @@ class _FakeVec:
 
 
 def test_bridge_evaluation_takes_a_fixed_number_of_episodes_per_env():
-    from trax_rl.agents import distributions, host_loop
+    from trax_rl.agents import distributions, host_loop, networks
 
     def apply(params, obs):
         return distributions.Categorical(np.zeros((obs.shape[0], 2), np.float32)), None
 
-    returns = host_loop.evaluate(apply, None, _FakeVec(), 4, lambda o: o)
+    policy = networks.feed_forward_policy(apply)
+    returns = host_loop.evaluate(policy, None, _FakeVec(), 4, lambda o: o)
     # The first 4 episodes to end would be four 1-step ones (mean 1); fairly: 2 + 2.
     np.testing.assert_array_equal(returns, [1, 1, 5, 5])
     np.testing.assert_array_equal(host_loop.episode_quota(5, 2), [3, 2])
