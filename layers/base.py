@@ -40,6 +40,7 @@ import jax
 
 from trax_rl import shapes
 from trax_rl.layers import files
+from trax_rl.layers.files import WEIGHTS_LAYOUT as WEIGHTS_LAYOUT  # It lived here first.
 from trax_rl.layers import sharing as sharing_lib
 from trax_rl.layers.sharing import GET_STATE_FROM_CACHE as GET_STATE_FROM_CACHE
 from trax_rl.layers.sharing import GET_WEIGHTS_FROM_CACHE as GET_WEIGHTS_FROM_CACHE
