@@ -14,41 +14,34 @@ def _to_float():
     return base.Fn("ToFloat", lambda x: jnp.asarray(x, jnp.float32))
 
 
-def ConvBlock(kernel_size, filters, strides, norm, non_linearity,  # pylint: disable=invalid-name
-              mode="train"):
-    """Bottleneck block whose shortcut is a strided 1x1 convolution (changes the shape)."""
-    ks = kernel_size
+def _bottleneck(kernel_size, filters, norm, non_linearity, mode, strides=None):
+    """1x1 -> kxk -> 1x1 convolutions with norms; the first one carries `strides`."""
     filters1, filters2, filters3 = filters
-    main = [
+    return [
         convolution.Conv(filters1, (1, 1), strides),
         norm(mode=mode),
         non_linearity(),
-        convolution.Conv(filters2, (ks, ks), padding="SAME"),
+        convolution.Conv(filters2, (kernel_size, kernel_size), padding="SAME"),
         norm(mode=mode),
         non_linearity(),
         convolution.Conv(filters3, (1, 1)),
         norm(mode=mode),
     ]
-    shortcut = [convolution.Conv(filters3, (1, 1), strides), norm(mode=mode)]
+
+
+def ConvBlock(kernel_size, filters, strides, norm, non_linearity,  # pylint: disable=invalid-name
+              mode="train"):
+    """Bottleneck block whose shortcut is a strided 1x1 convolution (changes the shape)."""
+    main = _bottleneck(kernel_size, filters, norm, non_linearity, mode, strides)
+    shortcut = [convolution.Conv(filters[2], (1, 1), strides), norm(mode=mode)]
     return [cb.Residual(main, shortcut=shortcut), non_linearity()]
 
 
 def IdentityBlock(kernel_size, filters, norm, non_linearity,  # pylint: disable=invalid-name
                   mode="train"):
     """Bottleneck block with an identity shortcut."""
-    ks = kernel_size
-    filters1, filters2, filters3 = filters
-    main = [
-        convolution.Conv(filters1, (1, 1)),
-        norm(mode=mode),
-        non_linearity(),
-        convolution.Conv(filters2, (ks, ks), padding="SAME"),
-        norm(mode=mode),
-        non_linearity(),
-        convolution.Conv(filters3, (1, 1)),
-        norm(mode=mode),
-    ]
-    return [cb.Residual(main), non_linearity()]
+    return [cb.Residual(_bottleneck(kernel_size, filters, norm, non_linearity, mode)),
+            non_linearity()]
 
 
 def Resnet50(d_hidden=64, n_output_classes=1001, mode="train",  # pylint: disable=invalid-name

@@ -29,38 +29,32 @@ def FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode,  # pylin
     ]
 
 
+def _pre_norm_residual(dropout, dropout_shared_axes, mode):
+    """`residual(*layers)`: `x + Dropout(layers(LayerNorm(x)))`, the blocks' one shape."""
+    return lambda *layers: cb.Residual(normalization.LayerNorm(), *layers,
+                                       _dropout(dropout, dropout_shared_axes, mode))
+
+
 def EncoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes,  # pylint: disable=invalid-name
                  mode, ff_activation):
     """`(vecs, masks) -> (vecs, masks)`: padding-masked self-attention, then feed-forward."""
+    residual = _pre_norm_residual(dropout, dropout_shared_axes, mode)
     return [
-        cb.Residual(
-            normalization.LayerNorm(),
-            attention.Attention(d_model, n_heads=n_heads, dropout=dropout, mode=mode),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),
-        cb.Residual(
-            normalization.LayerNorm(),
-            FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode, ff_activation),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),
+        residual(attention.Attention(d_model, n_heads=n_heads, dropout=dropout, mode=mode)),
+        residual(FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode,
+                                  ff_activation)),
     ]
 
 
 def DecoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes,  # pylint: disable=invalid-name
                  mode, ff_activation, max_len=2048):
     """`vecs -> vecs`: causal self-attention, then feed-forward."""
+    residual = _pre_norm_residual(dropout, dropout_shared_axes, mode)
     return [
-        cb.Residual(
-            normalization.LayerNorm(),
-            attention.CausalAttention(d_model, n_heads=n_heads, dropout=dropout,
-                                      max_inference_length=max_len, mode=mode),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),
-        cb.Residual(
-            normalization.LayerNorm(),
-            FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode, ff_activation),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),
+        residual(attention.CausalAttention(d_model, n_heads=n_heads, dropout=dropout,
+                                           max_inference_length=max_len, mode=mode)),
+        residual(FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode,
+                                  ff_activation)),
     ]
 
 
@@ -68,25 +62,15 @@ def EncoderDecoderBlock(d_model, d_ff, n_heads, dropout, dropout_shared_axes,  #
                         mode, ff_activation, max_len=2048):
     """`(vec_d, masks, vec_e) -> (vec_d, masks, vec_e)`: causal self-attention,
     attention to the encoder (its keys/values cached once in 'predict'), feed-forward."""
+    residual = _pre_norm_residual(dropout, dropout_shared_axes, mode)
     return [                                                      # vec_d masks vec_e
-        cb.Residual(
-            normalization.LayerNorm(),
-            attention.CausalAttention(d_model, n_heads=n_heads, dropout=dropout,
-                                      max_inference_length=max_len, mode=mode),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),                                                        # vec_d masks vec_e
-        cb.Residual(
-            normalization.LayerNorm(),
-            cb.Select([0, 2, 2, 1, 2]),                           # vec_d vec_e vec_e masks vec_e
-            attention.AttentionQKV(d_model, n_heads=n_heads, dropout=dropout, mode=mode,
-                                   cache_KV_in_predict=True),     # vec_d masks vec_e
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),                                                        # vec_d masks vec_e
-        cb.Residual(
-            normalization.LayerNorm(),
-            FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode, ff_activation),
-            _dropout(dropout, dropout_shared_axes, mode),
-        ),                                                        # vec_d masks vec_e
+        residual(attention.CausalAttention(d_model, n_heads=n_heads, dropout=dropout,
+                                           max_inference_length=max_len, mode=mode)),
+        residual(cb.Select([0, 2, 2, 1, 2]),                      # vec_d vec_e vec_e masks vec_e
+                 attention.AttentionQKV(d_model, n_heads=n_heads, dropout=dropout, mode=mode,
+                                        cache_KV_in_predict=True)),  # vec_d masks vec_e
+        residual(FeedForwardBlock(d_model, d_ff, dropout, dropout_shared_axes, mode,
+                                  ff_activation)),                # vec_d masks vec_e
     ]
 
 
