@@ -119,14 +119,7 @@ def tokenize(stream, keys=None, vocab_type="sentencepiece", vocab_file=None,
         return np.asarray(vocab.encode(_as_text(x)), np.int32) + n_reserved_ids
 
     for example in stream:
-        if isinstance(example, (list, tuple)):
-            yield tuple(encode(x) if keys is None or i in keys else x
-                        for i, x in enumerate(example))
-        elif isinstance(example, dict):
-            yield {k: encode(v) if keys is None or k in keys else v
-                   for k, v in example.items()}
-        else:
-            yield encode(example)
+        yield _map_at_keys(encode, example, keys)
 
 
 def Tokenize(keys=None, vocab_type="sentencepiece", vocab_file=None,  # noqa: N802
@@ -135,6 +128,15 @@ def Tokenize(keys=None, vocab_type="sentencepiece", vocab_file=None,  # noqa: N8
     _vocab(vocab_type, vocab_file, vocab_dir)  # Fail now, not at the first example.
     return lambda g: tokenize(g, keys=keys, vocab_type=vocab_type, vocab_file=vocab_file,
                               vocab_dir=vocab_dir, n_reserved_ids=n_reserved_ids)
+
+
+def _map_at_keys(fn, example, keys):
+    """`fn` applied to an example's fields at `keys` (indices or dict keys; None: all)."""
+    if isinstance(example, (list, tuple)):
+        return tuple(fn(x) if keys is None or i in keys else x for i, x in enumerate(example))
+    if isinstance(example, dict):
+        return {k: fn(v) if keys is None or k in keys else v for k, v in example.items()}
+    return fn(example)
 
 
 def detokenize(x, vocab_type="sentencepiece", vocab_file=None, vocab_dir=None,
@@ -155,11 +157,7 @@ def Detokenize(keys=None, vocab_type="sentencepiece", vocab_file=None,  # noqa: 
 
     def detokenized(stream):
         for example in stream:
-            if isinstance(example, (list, tuple)):
-                yield tuple(decode(x) if keys is None or i in keys else x
-                            for i, x in enumerate(example))
-            else:
-                yield decode(example)
+            yield _map_at_keys(decode, example, keys)
     return detokenized
 
 
@@ -178,14 +176,7 @@ def ConvertToUnicode(keys=None):  # noqa: N802
 
     def converted(stream):
         for example in stream:
-            if isinstance(example, (list, tuple)):
-                yield tuple(convert(x) if keys is None or i in keys else x
-                            for i, x in enumerate(example))
-            elif isinstance(example, dict):
-                yield {k: convert(v) if keys is None or k in keys else v
-                       for k, v in example.items()}
-            else:
-                yield convert(example)
+            yield _map_at_keys(convert, example, keys)
     return converted
 
 
