@@ -46,3 +46,12 @@ def test_ppo_through_the_gymnasium_bridge(tmp_path):
 def test_ppo_learns_frozen_lake_through_the_bridge(tmp_path):
     summary = _run(tmp_path, "ppo", "--env=FrozenLake-v1", "--eval_episodes=500")
     assert summary["eval_return_mean"] >= 0.6  # Success rate; random play gets ~0.015.
+
+
+def test_ppo_mountain_car_continuous(tmp_path):
+    summary = _run(tmp_path, "ppo", "--env=MountainCarContinuous-v0")
+    assert summary["eval_return_mean"] >= 90  # rl-zoo's bar; doing nothing scores 0.
+
+
+def test_ppo_mountain_car(tmp_path):
+    assert _run(tmp_path, "ppo", "--env=MountainCar-v0")["eval_return_mean"] >= -110
