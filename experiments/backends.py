@@ -50,6 +50,9 @@ def make_learner(algo, config, torso, action_space, obs_space):
         from trax_rl.agents import recurrent
 
         return recurrent.make_learner(config, action_space, obs_space)
+    if torso == "cnn" and len(obs_space.shape) != 3:
+        raise ValueError(f"--torso=cnn needs image observations [H, W, C], got shape "
+                         f"{tuple(obs_space.shape)}")
     network = networks.PolicyAndValue(action_space, torso=torso)
     return algo.make_learner(config, network, action_space, obs_space)
 

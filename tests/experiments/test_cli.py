@@ -88,7 +88,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     ("--hang_timeout=-1", "--hang_timeout must be >= 0"),
     ("--num_minibatches=3", "num_minibatches=3 must divide"),
     ("--learning_rate=-1", "learning_rate must be > 0"),
-    ("--torso=cnn", "--torso must be mlp, transformer or lstm"),
+    ("--torso=resnet", "--torso must be mlp, transformer, lstm or cnn, got 'resnet'"),
+    ("--torso=cnn", "--torso=cnn needs image observations [H, W, C], got shape (4,)"),
     ("--env=LunarLander-v3", 'gymnasium[box2d]'),
     ("--anneal_lr=maybe", "--anneal_lr must be True or False"),
 ])
