@@ -22,6 +22,9 @@ TUNED = {
     # No JAX port: runs through the Gymnasium bridge (slippery 4x4 lake, optimum ~0.74-0.82).
     "FrozenLake-v1": dict(total_timesteps=200_000, num_envs=16, num_steps=128,
                           learning_rate=1e-3, update_epochs=10),
+    # Pixels, with the zoo's AtariCnn torso: PureJaxRL's MinAtar PPO settings.
+    "MinAtar/Breakout-v1": dict(torso="cnn", total_timesteps=500_000, num_envs=64,
+                                num_steps=128, num_minibatches=8, learning_rate=5e-4),
     "Pendulum-v1": dict(total_timesteps=1_000_000, num_envs=16, num_steps=256,
                         learning_rate=1e-3, gae_lambda=0.95, update_epochs=10,
                         num_minibatches=32, ent_coef=0.0, gamma=0.95),
