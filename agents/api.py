@@ -33,12 +33,16 @@ class TrainResult(NamedTuple):
         policy: the `networks.Policy` acting with them.
         metrics: per-update metrics, numpy, `[num_updates]` (or `[num_seeds, num_updates]`).
         learner_state: the learner's whole final state (optimizer state included).
+        normalizer: the observation/reward statistics (`normalization.Normalizer`) when
+            `normalize_obs`/`normalize_reward` is on, else None. Act on raw observations
+            with `normalization.acting_policy(policy, clip_obs)` and `(normalizer, params)`.
     """
 
     params: Any
     policy: networks.Policy
     metrics: dict
     learner_state: Any
+    normalizer: Any = None
 
 
 def train(algo, env, *, config=None, seed=0, num_seeds=1, network=None, init_params=None,
@@ -78,7 +82,7 @@ def train(algo, env, *, config=None, seed=0, num_seeds=1, network=None, init_par
         state, metrics = jax.jit(jax.vmap(run))(keys)
     learner_state = state.learner_state
     return TrainResult(learner.params(learner_state), learner.policy,
-                       jax.device_get(metrics), learner_state)
+                       jax.device_get(metrics), learner_state, state.normalizer)
 
 
 def _train_bridge(algo, config, env_id, seed, network, init_params):
@@ -90,7 +94,7 @@ def _train_bridge(algo, config, env_id, seed, network, init_params):
     learner = _with_init_params(
         algo.make_learner(config, network, vec_env.action_space, obs_space), init_params)
     update = host_loop.make_update(learner, config, vec_env, transform)
-    state = host_loop.init(learner, vec_env, jax.random.PRNGKey(seed), transform)
+    state = host_loop.init(learner, vec_env, jax.random.PRNGKey(seed), transform, config)
     metrics = []
     for _ in range(config.num_updates):
         state, m = update(state)
@@ -98,7 +102,7 @@ def _train_bridge(algo, config, env_id, seed, network, init_params):
     vec_env.close()
     stacked = jax.tree.map(lambda *xs: np.stack(xs), *metrics)
     return TrainResult(learner.params(state.learner_state), learner.policy, stacked,
-                       state.learner_state)
+                       state.learner_state, state.normalizer)
 
 
 def _algorithm(algo):

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from trax_rl.agents import normalization
 from trax_rl.agents import rollout
 from trax_rl.envs import spaces
 
@@ -24,6 +25,7 @@ class HostState(NamedTuple):
     carry: Any         # The policy's carry (`Policy.init_carry`).
     rng: jax.Array
     env_steps: int
+    normalizer: Any = None  # `normalization.Normalizer`, None when normalization is off.
 
 
 def network_observation_space(space):
@@ -53,11 +55,13 @@ def make_value(policy):
         params, obs, carry, np.zeros(obs.shape[0], bool))[1])
 
 
-def init(learner, vec_env, key, transform):
+def init(learner, vec_env, key, transform, config=None):
+    """The host runner's first state; `config` (a `RolloutConfig`) says what to normalize."""
     init_key, rng = jax.random.split(key)
-    n = vec_env.num_envs
-    return HostState(jax.jit(learner.init)(init_key), transform(vec_env.reset()),
-                     np.ones(n, bool), learner.policy.init_carry(n), rng, 0)
+    n, obs = vec_env.num_envs, transform(vec_env.reset())
+    normalizer = None if config is None else normalization.init(config, obs.shape[1:], n)
+    return HostState(jax.jit(learner.init)(init_key), obs, np.ones(n, bool),
+                     learner.policy.init_carry(n), rng, 0, normalizer)
 
 
 def collect_rollout(act, value_fn, params, vec_env, state, num_steps, transform):
@@ -85,21 +89,25 @@ def collect_rollout(act, value_fn, params, vec_env, state, num_steps, transform)
 
 def make_update(learner, config, vec_env, transform):
     """`update(state) -> (state, metrics)`: one host rollout then one jitted `learn`."""
-    act = make_act(learner.policy)
-    value_fn = make_value(learner.policy) if learner.policy.recurrent else None
+    policy = normalization.acting_policy(learner.policy, config.clip_obs)
+    act = make_act(policy)
+    value_fn = make_value(policy) if policy.recurrent else None
     learn = jax.jit(learner.learn)
+    normalize = jax.jit(lambda normalizer, transitions: normalization.normalize_rollout(
+        normalizer, transitions, config.gamma, config.clip_obs, config.clip_reward))
 
     def update(state):
-        params = learner.params(state.learner_state)
+        params = (state.normalizer, learner.params(state.learner_state))
         state, transitions = collect_rollout(act, value_fn, params, vec_env, state,
                                              config.num_steps, transform)
+        normalizer, learned = normalize(state.normalizer, transitions)
         rng, learn_key = jax.random.split(state.rng)
-        learner_state, metrics = learn(state.learner_state, transitions, learn_key)
+        learner_state, metrics = learn(state.learner_state, learned, learn_key)
         env_steps = state.env_steps + config.batch_size
         metrics = {**jax.device_get(metrics), **rollout.episode_metrics(transitions),
                    "charts/env_steps": env_steps}
-        return state._replace(learner_state=learner_state, rng=rng,
-                              env_steps=env_steps), metrics
+        return state._replace(learner_state=learner_state, rng=rng, env_steps=env_steps,
+                              normalizer=normalizer), metrics
 
     return update
 

@@ -16,6 +16,7 @@ from jax import numpy as jnp
 
 from trax_rl import optimizers
 from trax_rl.agents import networks
+from trax_rl.agents import normalization
 from trax_rl.agents import rollout
 from trax_rl.envs import wrappers
 
@@ -38,6 +39,17 @@ class RolloutConfig:
     """Discount factor."""
     max_grad_norm: float = 0.5
     """Clip the global gradient norm to this value."""
+    normalize_obs: bool = False
+    """Standardize observations by the running mean/std of the raw ones (SB3's
+    VecNormalize); the statistics update once per rollout, are saved in the checkpoint
+    and stay frozen in evaluation."""
+    normalize_reward: bool = False
+    """Divide rewards by the running std of the discounted return (SB3's VecNormalize,
+    not re-centered); logged and evaluated returns stay raw."""
+    clip_obs: float = 10.0
+    """With --normalize_obs: normalized observations are clipped to [-clip_obs, clip_obs]."""
+    clip_reward: float = 10.0
+    """With --normalize_reward: scaled rewards are clipped to [-clip_reward, clip_reward]."""
 
     @property
     def batch_size(self):
@@ -50,7 +62,7 @@ class RolloutConfig:
     def validate(self):
         """Raises ValueError naming the first nonsensical hyperparameter."""
         positive = ("total_timesteps", "num_envs", "num_steps", "learning_rate",
-                    "max_grad_norm")
+                    "max_grad_norm", "clip_obs", "clip_reward")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -83,6 +95,7 @@ class RunnerState(NamedTuple):
     env: rollout.EnvCarry
     rng: jax.Array
     env_steps: jax.Array
+    normalizer: Any = None  # `normalization.Normalizer`, None when normalization is off.
 
 
 class Trainer(NamedTuple):
@@ -107,25 +120,38 @@ def make_optimizer(config, steps_per_update, learning_rate=None):
 def make_trainer(learner, config, env, env_params):
     """Rollouts of `config.num_envs` copies of `env` feeding `learner`, as a `Trainer`."""
     venv = wrappers.vectorize(env, config.num_envs)
+    policy = normalization.acting_policy(learner.policy, config.clip_obs)
 
     def init(key):
         env_key, learner_key, rng = jax.random.split(key, 3)
         obs, env_state = venv.reset(env_key, env_params)
+        normalizer = normalization.init(config, env.observation_space(env_params).shape,
+                                        config.num_envs)
         return RunnerState(learner.init(learner_key), rollout.start(learner.policy, env_state, obs),
-                           rng, jnp.zeros((), jnp.int32))
+                           rng, jnp.zeros((), jnp.int32), normalizer)
 
     def update(runner):
         rng, rollout_key, learn_key = jax.random.split(runner.rng, 3)
         carry, transitions = rollout.collect_rollout(
-            rollout_key, venv, env_params, learner.policy,
-            learner.params(runner.learner_state), runner.env, config.num_steps)
-        learner_state, metrics = learner.learn(runner.learner_state, transitions, learn_key)
+            rollout_key, venv, env_params, policy, acting_params(learner, runner),
+            runner.env, config.num_steps)
+        normalizer, learned = normalization.normalize_rollout(
+            runner.normalizer, transitions, config.gamma, config.clip_obs, config.clip_reward)
+        learner_state, metrics = learner.learn(runner.learner_state, learned, learn_key)
         env_steps = runner.env_steps + config.batch_size
         metrics = {**metrics, **rollout.episode_metrics(transitions),
                    "charts/env_steps": env_steps}
-        return RunnerState(learner_state, carry, rng, env_steps), metrics
+        return RunnerState(learner_state, carry, rng, env_steps, normalizer), metrics
 
     return Trainer(init, update, config.num_updates)
+
+
+def acting_params(learner, state):
+    """The params `normalization.acting_policy(learner.policy, ...)` acts with.
+
+    `state` is a `RunnerState` or a `host_loop.HostState`.
+    """
+    return state.normalizer, learner.params(state.learner_state)
 
 
 def run_updates(trainer, runner_state, num_updates):

@@ -172,7 +172,7 @@ class NormalizeObservation(Wrapper):
         return stats.update(batch)
 
     def _normalize(self, stats, obs):
-        return ((obs - stats.mean) / jnp.sqrt(stats.var + self.epsilon)).astype(jnp.float32)
+        return stats.normalize(obs, epsilon=self.epsilon)
 
     def reset(self, key, params=None):
         obs, env_state = self.env.reset(key, params)
@@ -226,7 +226,7 @@ class ScaleReward(Wrapper):
         discounted = state.discounted_return * self.gamma * (1.0 - terminated) + reward
         batch = discounted if self.num_envs else discounted[None]
         stats = state.return_stats.update(batch)
-        scaled = (reward / jnp.sqrt(stats.var + self.epsilon)).astype(jnp.float32)
+        scaled = stats.scale(reward, epsilon=self.epsilon)
         new_state = ScaleRewardState(env_state, discounted, stats)
         return obs, new_state, scaled, terminated, truncated, info
 

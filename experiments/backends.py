@@ -60,6 +60,7 @@ def make_learner(algo, config, torso, action_space, obs_space):
 
 def jax_backend(algo, config, args, env, env_params):
     """The whole run on device: jitted chunks of updates, vmapped over seeds."""
+    from trax_rl.agents import normalization
     from trax_rl.agents import rollout
     from trax_rl.agents import training
     from trax_rl.envs import wrappers
@@ -76,8 +77,9 @@ def jax_backend(algo, config, args, env, env_params):
     eval_env = wrappers.vectorize(env, args.eval_episodes)
     init = over_seeds(trainer.init, args.num_seeds)
     run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
+    policy = normalization.acting_policy(learner.policy, config.clip_obs)  # Frozen stats.
     run_eval = over_seeds(lambda key, state: rollout.evaluate(
-        key, eval_env, env_params, learner.policy, learner.params(state.learner_state),
+        key, eval_env, env_params, policy, training.acting_params(learner, state),
         args.eval_episodes), args.num_seeds)
     keys, eval_keys = place_seeds(keys), place_seeds(eval_keys)
     state = jax.tree.map(lambda s, k=keys: jax.ShapeDtypeStruct(s.shape, s.dtype,
@@ -126,6 +128,8 @@ def compile_concurrently(sharding, *fns_and_args):
 def host_backend(algo, config, args, vec_env):
     """A Gymnasium env through the bridge: host rollouts, the same jitted learner."""
     from trax_rl.agents import host_loop
+    from trax_rl.agents import normalization
+    from trax_rl.agents import training
 
     obs_space, transform = host_loop.network_observation_space(vec_env.observation_space)
     learner = make_learner(algo, config, args.torso, vec_env.action_space, obs_space)
@@ -141,10 +145,11 @@ def host_backend(algo, config, args, vec_env):
         return state, jax.tree.map(lambda *xs: np.stack(xs)[None], *metrics)
 
     def evaluate(state):
-        params = learner.params(state.learner_state)
-        return host_loop.evaluate(learner.policy, params, vec_env, args.eval_episodes,
-                                  transform)[None]
+        policy = normalization.acting_policy(learner.policy, config.clip_obs)  # Frozen stats.
+        return host_loop.evaluate(policy, training.acting_params(learner, state), vec_env,
+                                  args.eval_episodes, transform)[None]
 
     return Backend(
-        init=lambda: host_loop.init(learner, vec_env, jax.random.PRNGKey(args.seed), transform),
+        init=lambda: host_loop.init(learner, vec_env, jax.random.PRNGKey(args.seed), transform,
+                                    config),
         run_chunk=run_chunk, evaluate=evaluate, chunk=chunk, num_updates=config.num_updates)

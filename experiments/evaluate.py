@@ -32,6 +32,7 @@ class _Params(NamedTuple):  # Mirrors the checkpoint's key paths: .learner_state
 
 class _Runner(NamedTuple):
     learner_state: _Params
+    normalizer: object = None
 
 
 class LoadedPolicy:
@@ -39,12 +40,17 @@ class LoadedPolicy:
 
     Attributes: `config` (the run's flags), `policy` (the `networks.Policy`), `params`,
     `transform` (raw observation -> network input; one-hot for Discrete observations),
-    `obs_shape` (one transformed observation).
+    `obs_shape` (one transformed observation), `normalizer` (the run's observation
+    statistics with `--normalize_obs`, else None: applied, never updated).
     """
 
     def __init__(self, config, policy, params, transform, obs_shape, deterministic=True,
-                 key=None):
+                 key=None, normalizer=None):
+        from trax_rl.agents import normalization
+
         self.config, self.policy, self.params = config, policy, params
+        self.normalizer = normalizer
+        self._acting = normalization.acting_policy(policy, config.clip_obs)
         self.obs_shape = tuple(obs_shape)  # One observation, as the network sees it.
         self.transform, self.deterministic = transform, deterministic
         self._key = jax.random.PRNGKey(0) if key is None else key
@@ -52,7 +58,7 @@ class LoadedPolicy:
         self._carry = self._batch = None
 
     def _choose(self, params, obs, carry, reset, key):
-        dist, _, carry = self.policy.apply(params, obs, carry, reset)
+        dist, _, carry = self._acting.apply(params, obs, carry, reset)
         return (dist.mode() if self.deterministic else dist.sample(key)), carry
 
     def reset(self):
@@ -68,7 +74,8 @@ class LoadedPolicy:
             self._carry, self._batch = self.policy.init_carry(batch.shape[0]), batch.shape[0]
             reset[:] = True
         self._key, key = jax.random.split(self._key)
-        action, self._carry = self._act(self.params, batch, self._carry, reset, key)
+        action, self._carry = self._act((self.normalizer, self.params), batch, self._carry,
+                                        reset, key)
         action = np.asarray(action)
         return action[0] if single else action
 
@@ -89,7 +96,7 @@ def _run_setup(run_dir):
     fields = {f.name for f in dataclasses.fields(script.Args)}
     args = script.Args(**{k: v for k, v in saved.items() if k in fields})
     config = common.algorithm_config(algo, args)
-    if args.env in envs.registered() and not args.bridge:
+    if not _is_bridge_run(args):
         env, env_params = envs.make(args.env)
         action_space, obs_space = env.action_space(env_params), env.observation_space(env_params)
         transform = lambda obs: np.asarray(obs, obs_space.dtype)  # noqa: E731
@@ -99,6 +106,26 @@ def _run_setup(run_dir):
         obs_space, transform = host_loop.network_observation_space(vec.observation_space)
         vec.close()
     return algo, args, config, action_space, obs_space, transform
+
+
+def _saved_shapes(learner, config, obs_space, args):
+    """The checkpoint's params and normalizer, as shapes (`[num_seeds, ...]` on JAX envs)."""
+    from trax_rl.agents import normalization
+
+    def one_seed(key):
+        return _Runner(_Params(learner.params(learner.init(key))),
+                       normalization.init(config, obs_space.shape, config.num_envs))
+
+    if _is_bridge_run(args):  # The host runner trains one seed and saves no seed axis.
+        return jax.eval_shape(one_seed, jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(0), args.num_seeds)
+    return jax.eval_shape(jax.vmap(one_seed), keys)
+
+
+def _is_bridge_run(args):
+    from trax_rl import envs
+
+    return args.bridge or not (args.env in envs.registered() or envs.is_import_path(args.env))
 
 
 def load_policy(run_dir, *, seed_index=0, deterministic=True, key=None):
@@ -117,17 +144,16 @@ def load_policy(run_dir, *, seed_index=0, deterministic=True, key=None):
     if not 0 <= seed_index < args.num_seeds:
         raise runs.RunError(f"seed_index must be in [0, {args.num_seeds}), got {seed_index}")
     learner = backends.make_learner(algo, config, args.torso, action_space, obs_space)
-    keys = jax.random.split(jax.random.PRNGKey(0), args.num_seeds)
-    params = jax.eval_shape(lambda k: jax.vmap(lambda k: learner.params(learner.init(k)))(k),
-                            keys)
     ckpt = os.path.join(run_dir, "checkpoint.ckpt")
     try:
-        saved = checkpoint.restore(ckpt, _Runner(_Params(params)), partial=True)
+        saved = checkpoint.restore(ckpt, _saved_shapes(learner, config, obs_space, args),
+                                   partial=True)
     except (checkpoint.CheckpointError, OSError) as e:
         raise runs.RunError(f"cannot load {ckpt}: {e}") from None
-    params = jax.tree.map(lambda x: x[seed_index], saved.learner_state.params)
-    return LoadedPolicy(args, learner.policy, params, transform, obs_space.shape,
-                        deterministic, key)
+    if not _is_bridge_run(args):
+        saved = jax.tree.map(lambda x: x[seed_index], saved)
+    return LoadedPolicy(args, learner.policy, saved.learner_state.params, transform,
+                        obs_space.shape, deterministic, key, saved.normalizer)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class RunningMeanStd(NamedTuple):
@@ -32,3 +33,12 @@ class RunningMeanStd(NamedTuple):
         total = self.count + batch_count
         m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
         return RunningMeanStd(self.mean + delta * batch_count / total, m2 / total, total)
+
+    def normalize(self, x, clip=np.inf, epsilon=1e-8):
+        """`(x - mean) / sqrt(var + epsilon)`, clipped to [-clip, clip] (float32)."""
+        z = (x - self.mean) / jnp.sqrt(self.var + epsilon)
+        return jnp.clip(z, -clip, clip).astype(jnp.float32)
+
+    def scale(self, x, clip=np.inf, epsilon=1e-8):
+        """`x / sqrt(var + epsilon)` (not re-centered), clipped to [-clip, clip] (float32)."""
+        return jnp.clip(x / jnp.sqrt(self.var + epsilon), -clip, clip).astype(jnp.float32)

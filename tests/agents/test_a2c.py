@@ -72,5 +72,8 @@ def test_config_rejects_bad_gae_lambda():
 
 @pytest.mark.slow
 def test_a2c_learns_cartpole(final_returns):
-    # Defaults, 500k steps (~15 s on 2 CPU cores); random play scores ~22.
-    assert final_returns(a2c, a2c.A2CConfig()) > 300
+    # Defaults, 500k steps; random play scores ~22. Without advantage normalization A2C's
+    # training return dips for tens of updates now and then (seeds 0-3, last tenth:
+    # 480, 500, 423, 500, with dips to 238 and 366 on the way), so one seed's tail can
+    # land in a dip (269.7 once): judge the median of four seeds.
+    assert final_returns(a2c, a2c.A2CConfig(), num_seeds=4) > 300

@@ -57,8 +57,10 @@ def test_num_seeds_reports_each(tmp_path):
     assert summary["eval_episodes"] == 6
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
-    full, _ = _run(tmp_path, name="full")
+@pytest.mark.parametrize("flags", [[], ["--normalize_obs", "--normalize_reward"]],
+                         ids=["plain", "normalized"])
+def test_resume_continues_exactly(tmp_path, monkeypatch, flags):
+    full, _ = _run(tmp_path, *flags, name="full")
     real_save, calls = checkpoint.save, []
 
     def crash_after_two(path, tree, **kwargs):
@@ -69,12 +71,13 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint, "save", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path, name="resumed")
+        _run(tmp_path, *flags, name="resumed")
     monkeypatch.setattr(checkpoint, "save", real_save)
-    resumed, _ = _run(tmp_path, "--resume", name="resumed")
+    resumed, _ = _run(tmp_path, *flags, "--resume", name="resumed")
     a, _ = checkpoint.load_arrays(os.path.join(full, "checkpoint.ckpt"))
     b, _ = checkpoint.load_arrays(os.path.join(resumed, "checkpoint.ckpt"))
     assert a.keys() == b.keys()
+    assert any(k.startswith(".normalizer.") for k in a) == bool(flags)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
@@ -92,6 +95,9 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     ("--torso=cnn", "--torso=cnn needs image observations [H, W, C], got shape (4,)"),
     ("--env=LunarLander-v3", 'gymnasium[box2d]'),
     ("--anneal_lr=maybe", "--anneal_lr must be True or False"),
+    ("--normalize_obs=maybe", "--normalize_obs must be True or False"),
+    ("--normalize_reward --clip_reward=0", "clip_reward must be > 0, got 0.0"),
+    ("--clip_obs=-1", "clip_obs must be > 0, got -1.0"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, flag, message):
     out = tmp_path / "bad"
@@ -112,7 +118,8 @@ def test_help_lists_every_hyperparameter_with_its_default():
                                 os.path.abspath(__file__)))))
     assert result.returncode == 0
     for field in ("--total_timesteps", "--clip_eps", "--gae_lambda", "--env", "--num_seeds",
-                  "--wandb", "--resume", "--eval_episodes"):
+                  "--wandb", "--resume", "--eval_episodes", "--normalize_obs",
+                  "--normalize_reward", "--clip_obs", "--clip_reward"):
         assert field in result.stdout, field
     assert "Surrogate clipping coefficient" in result.stdout
 
@@ -126,11 +133,15 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
     ("ppo", ["--env=MinAtar/Breakout-v1", "--torso=cnn", "--num_minibatches=2"]),  # pixels
     ("ppo", ["--bridge"]),
+    ("a2c", ["--bridge", "--normalize_obs", "--normalize_reward"]),
+    ("awr", ["--normalize_obs", "--normalize_reward", "--value_steps=2", "--policy_steps=2",
+             "--minibatch_size=32"]),
     # No time limit of its own: evaluation must still end (the bridge's step bound).
     ("ppo", ["--env=CliffWalking-v1"]),
     ("a2c", ["--env=Blackjack-v1"]),  # Tuple observations, flattened.
 ], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-cnn",
-        "ppo-bridge", "ppo-cliffwalking", "a2c-blackjack"])
+        "ppo-bridge", "a2c-bridge-normalized", "awr-normalized", "ppo-cliffwalking",
+        "a2c-blackjack"])
 def test_every_script_runs_one_update(tmp_path, script, extra):
     import importlib
     module = importlib.import_module(f"experiments.{script}")

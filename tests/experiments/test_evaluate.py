@@ -77,3 +77,25 @@ def test_load_policy_of_a_recurrent_run_keeps_and_resets_its_memory(tmp_path):
     assert policy._carry is None
     policy(np.zeros(2, np.float32))
     assert policy._carry.shape == (1, 128)
+
+
+@pytest.mark.parametrize("flags", [["--num_seeds=2", "--seed=4"], ["--bridge"]],
+                         ids=["jax", "bridge"])
+def test_load_policy_applies_the_checkpointed_normalizer_frozen(tmp_path, flags):
+    out = str(tmp_path / "normalized")
+    common.main(ppo, ppo_script.Args, ppo_script.TUNED,
+                argv=TINY + flags + ["--normalize_obs", "--normalize_reward",
+                                     f"--output_dir={out}"])
+    seed_index = 1 if "--num_seeds=2" in flags else 0
+    policy = evaluate.load_policy(out, seed_index=seed_index)
+    arrays, _ = checkpoint.load_arrays(os.path.join(out, "checkpoint.ckpt"))
+    mean = arrays[".normalizer.obs.mean"]
+    mean = mean[seed_index] if "--num_seeds=2" in flags else mean
+    np.testing.assert_array_equal(policy.normalizer.obs.mean, mean)
+    obs = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32) * 3
+    actions = policy(obs)
+    evaluate.evaluate(policy, "CartPole-v1", 2)
+    np.testing.assert_array_equal(policy.normalizer.obs.mean, mean)  # Frozen.
+    dist, _, _ = policy.policy.apply(policy.params, policy.normalizer.obs.normalize(obs, 10.0),
+                                     (), None)
+    np.testing.assert_array_equal(actions, np.argmax(dist.logits, axis=-1))
