@@ -1,4 +1,5 @@
-"""Policy/value networks: a torso from `trax_rl.layers` plus policy and value heads.
+"""Policy/value networks: a torso from the model zoo (`trax_rl.models`) plus policy and
+value heads.
 
 A network maps observations `[B, ...]` to `(policy_output, value)`:
 
@@ -14,7 +15,8 @@ observations to distribution and value), and `Policy`, the acting contract that 
 rollout, one evaluation and one host loop share for feed-forward and recurrent networks.
 Initialization follows the PPO literature (Engstrom et al. 2020; Huang et al. 2022,
 "The 37 implementation details of PPO"): orthogonal weights with gain sqrt(2) in the
-torso, 0.01 in the policy head, 1 in the value head, and zero biases.
+MLP torso, 0.01 in the policy head, 1 in the value head, and zero biases (the zoo's
+Transformer and CNN torsos keep the zoo's initializers).
 """
 
 import math
@@ -27,8 +29,9 @@ import trax_rl.layers as tl
 from trax_rl import shapes
 from trax_rl.agents import distributions
 from trax_rl.envs import spaces
+from trax_rl.layers import models
 
-TORSOS = ("mlp", "transformer")
+TORSOS = ("mlp", "transformer", "cnn")
 
 
 def _dense(n_units, gain):
@@ -36,34 +39,52 @@ def _dense(n_units, gain):
                     bias_initializer=tl.ZerosInitializer())
 
 
-def MLP(hidden_sizes=(64, 64), activation=tl.Tanh):  # pylint: disable=invalid-name
-    """A multilayer perceptron torso."""
-    layers = []
-    for n in hidden_sizes:
-        layers += [_dense(n, math.sqrt(2)), activation()]
-    return tl.Serial(layers, name="MLP")
+def MLPTorso(hidden_sizes=(64, 64), activation=tl.Tanh):  # pylint: disable=invalid-name
+    """`models.MLP` with every layer activated and the PPO initialization: `[B, obs] -> [B, H]`.
+
+    No `Flatten`: its (empty) weights would shift the key paths of checkpoints written
+    before the torsos came from the zoo; the layer tree and weights are those of then.
+    """
+    return models.MLP(hidden_sizes, activation_fn=activation, out_activation=True,
+                      flatten=False, kernel_initializer=tl.OrthogonalInitializer(math.sqrt(2)),
+                      bias_initializer=tl.ZerosInitializer())
 
 
-def Transformer(d_model=64, n_heads=2, n_layers=1, d_ff=128):  # pylint: disable=invalid-name
-    """A causal Transformer torso over a window of observations `[B, K, obs]`.
+def TransformerTorso(d_model=64, n_heads=2, n_layers=1, d_ff=128,  # pylint: disable=invalid-name
+                     max_len=1024):
+    """`models.TransformerDecoder` over a window of observations `[B, K, obs]`.
 
     The output is the last position's features `[B, d_model]`: it has attended to the
-    whole window (see `rollout.ObservationWindow`, which keeps the window).
+    whole window (see `rollout.ObservationWindow`, which keeps the window). 'eval' mode:
+    agent networks run without dropout (and so without state or dropout keys).
     """
-    blocks = []
-    for _ in range(n_layers):
-        blocks += [
-            tl.Residual(tl.LayerNorm(), tl.CausalAttention(d_model, n_heads=n_heads)),
-            tl.Residual(tl.LayerNorm(), _dense(d_ff, math.sqrt(2)), tl.Relu(),
-                        _dense(d_model, 1.0)),
-        ]
     return tl.Serial(
-        _dense(d_model, 1.0),                       # (B, K, d_model)
-        tl.PositionalEncoding(max_len=1024),
-        blocks,
-        tl.LayerNorm(),
+        models.TransformerDecoder(None, d_model=d_model, d_ff=d_ff, n_layers=n_layers,
+                                  n_heads=n_heads, dropout=0.0, max_len=max_len,
+                                  mode="eval"),   # (B, K, d_model)
         tl.Fn("LastPosition", lambda x: x[:, -1]),  # (B, d_model)
         name="TransformerTorso")
+
+
+def CnnTorso(hidden_sizes=(16, 32, 32), output_size=256):  # pylint: disable=invalid-name
+    """`models.AtariCnn` on single frames: pixels `[B, H, W, C]` -> features `[B, output_size]`.
+
+    Sized for MinAtar's 10x10 frames (Trax's Atari sizes are (32, 64, 64) and 512).
+    AtariCnn reads bytes (it divides by 255): boolean channels (MinAtar's) become 0 or 255.
+    Frames are not stacked here (`n_frames=1`); stack them in the env if needed.
+    """
+    def to_frames(x):
+        x = jnp.where(x, 255, 0).astype(jnp.uint8) if x.dtype == jnp.bool_ else x
+        return x[:, None]  # (B, 1, H, W, C): AtariCnn's time axis
+
+    return tl.Serial(
+        tl.Fn("ToFrames", to_frames),
+        models.AtariCnn(n_frames=1, hidden_sizes=hidden_sizes, output_size=output_size),
+        tl.Fn("LastFrame", lambda x: x[:, 0]),  # (B, output_size)
+        name="CnnTorso")
+
+
+_TORSO_FNS = {"mlp": MLPTorso, "transformer": TransformerTorso, "cnn": CnnTorso}
 
 
 class AppendLogStd(tl.Layer):
@@ -101,16 +122,17 @@ def PolicyAndValue(action_space, torso="mlp", shared_torso=False, hidden_sizes=(
     """The default actor-critic network for `action_space`.
 
     Args:
-        torso: 'mlp' or 'transformer', or a function returning a fresh torso layer.
+        torso: 'mlp', 'transformer' or 'cnn' (torsos from `trax_rl.models`), or a function
+            returning a fresh torso layer.
         shared_torso: one torso feeding both heads, or one torso per head (CleanRL's
             default for classic control, which learns faster there).
     """
     if callable(torso):
         make_torso = torso
     elif torso == "mlp":
-        make_torso = lambda: MLP(hidden_sizes, **torso_kwargs)  # noqa: E731
-    elif torso == "transformer":
-        make_torso = lambda: Transformer(**torso_kwargs)  # noqa: E731
+        make_torso = lambda: MLPTorso(hidden_sizes, **torso_kwargs)  # noqa: E731
+    elif torso in _TORSO_FNS:
+        make_torso = lambda: _TORSO_FNS[torso](**torso_kwargs)  # noqa: E731
     else:
         raise ValueError(f"torso must be one of {TORSOS} or a callable, got {torso!r}")
     if shared_torso:

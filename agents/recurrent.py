@@ -31,7 +31,7 @@ from trax_rl.agents import updates
 def LSTMPolicyAndValue(action_space, n_units=64):  # pylint: disable=invalid-name
     """`(obs [B, T, ...], resets [B, T], carry [B, 2H]) -> (policy [B, T, .], value [B, T], carry)`."""
     return tl.Serial(
-        tl.Parallel(networks.MLP((n_units,)), None, None),  # (x, resets, carry)
+        tl.Parallel(networks.MLPTorso((n_units,)), None, None),  # (x, resets, carry)
         tl.ResettableLSTM(n_units),                         # (ys, carry)
         tl.Branch(networks.PolicyHead(action_space), networks.ValueHead()),  # (pi, v, carry)
         name="LSTMPolicyAndValue")

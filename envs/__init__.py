@@ -18,6 +18,7 @@ from trax_rl.envs.gymnasium_bridge import HostVectorEnv as HostVectorEnv
 from trax_rl.envs.gymnasium_bridge import make_gymnasium_vec as make_gymnasium_vec
 from trax_rl.envs.gymnasium_wrappers import as_gymnasium as as_gymnasium
 from trax_rl.envs.gymnasium_wrappers import as_gymnasium_vector as as_gymnasium_vector
+from trax_rl.envs.minatar_breakout import MinAtarBreakout as MinAtarBreakout
 from trax_rl.envs.mountain_car import MountainCar as MountainCar
 from trax_rl.envs.mountain_car_continuous import MountainCarContinuous as MountainCarContinuous
 from trax_rl.envs.pendulum import Pendulum as Pendulum

@@ -13,6 +13,7 @@ from trax_rl.envs import probes
 from trax_rl.envs.acrobot import Acrobot
 from trax_rl.envs.cartpole import CartPole
 from trax_rl.envs.environment import Environment
+from trax_rl.envs.minatar_breakout import MinAtarBreakout
 from trax_rl.envs.mountain_car import MountainCar
 from trax_rl.envs.mountain_car_continuous import MountainCarContinuous
 from trax_rl.envs.pendulum import Pendulum
@@ -26,6 +27,8 @@ _REGISTRY: dict[str, Callable[[], Environment]] = {
     "Pendulum-v1": Pendulum,
     # CartPole observing only cart position and pole angle: partially observed.
     "CartPoleNoVelocity-v1": lambda: SelectObservation(CartPole(), (0, 2)),
+    # Pixels: minatar's MinAtar/Breakout-v1 (minimal actions), [10, 10, 4] booleans.
+    "MinAtar/Breakout-v1": MinAtarBreakout,
     "Probe/ConstantReward-v0": probes.ConstantReward,
     "Probe/ObservationReward-v0": probes.ObservationReward,
     "Probe/TwoStepDiscount-v0": probes.TwoStepDiscount,

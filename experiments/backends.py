@@ -50,7 +50,11 @@ def make_learner(algo, config, torso, action_space, obs_space):
         from trax_rl.agents import recurrent
 
         return recurrent.make_learner(config, action_space, obs_space)
-    network = networks.PolicyAndValue(action_space, torso=torso)
+    if torso == "cnn" and len(obs_space.shape) != 3:
+        raise ValueError(f"--torso=cnn needs image observations [H, W, C], got shape "
+                         f"{tuple(obs_space.shape)}")
+    # One CNN feeds both heads, as in CleanRL's ppo_atari (and half the convolutions).
+    network = networks.PolicyAndValue(action_space, torso=torso, shared_torso=torso == "cnn")
     return algo.make_learner(config, network, action_space, obs_space)
 
 

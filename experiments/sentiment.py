@@ -63,11 +63,8 @@ def sentiment_model(name, vocab_size, mode="train"):
         return tl.Serial(tl.Embedding(vocab_size, 128), tl.LSTM(128, mode=mode),
                          tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
     if name == "transformer":
-        try:
-            from trax_rl.layers.models import TransformerEncoder
-        except ImportError:
-            raise text_common.UsageError("--model=transformer needs the model zoo's "
-                                         "TransformerEncoder, which has not landed") from None
+        from trax_rl.models import TransformerEncoder
+
         return TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
                                   n_layers=2, n_heads=4, max_len=2048, mode=mode)
     raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")

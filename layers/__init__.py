@@ -83,6 +83,7 @@ from trax_rl.layers.core import RandomUniform as RandomUniform
 from trax_rl.layers.core import Softmax as Softmax
 from trax_rl.layers.core import StopGradient as StopGradient
 from trax_rl.layers.core import Sum as Sum
+from trax_rl.layers.core import SummaryImage as SummaryImage
 from trax_rl.layers.core import SummaryScalar as SummaryScalar
 from trax_rl.layers.core import ThresholdToBinary as ThresholdToBinary
 from trax_rl.layers.core import ToFloat as ToFloat
@@ -149,6 +150,10 @@ from trax_rl.layers.rnn import ResettableLSTM as ResettableLSTM
 from trax_rl.layers.rnn import SRU as SRU
 from trax_rl.layers.rnn import ScanSRUCell as ScanSRUCell
 from trax_rl.layers.rnn import reset_carry as reset_carry
+from trax_rl.layers.acceleration import Accelerate as Accelerate
+from trax_rl.layers.assert_shape import AssertFunction as AssertFunction
+from trax_rl.layers.assert_shape import AssertShape as AssertShape
+from trax_rl.layers.assert_shape import assert_shape as assert_shape
 from trax_rl.layers.wrappers import BatchLeadingAxes as BatchLeadingAxes
 from trax_rl.layers.wrappers import Bidirectional as Bidirectional
 from trax_rl.layers.wrappers import Cache as Cache

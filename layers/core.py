@@ -9,6 +9,7 @@ import jax
 import numpy as np
 from jax import numpy as jnp
 
+from trax_rl import shapes
 from trax_rl.layers import base
 from trax_rl.layers import initializers as init
 # Activations moved to activation_fns (Trax's module); core keeps the names it had.
@@ -222,6 +223,38 @@ class SummaryScalar(base.Layer):
 
     def forward_with_state(self, x, weights, state, rng):
         return x, {self._key: self._aggregation_fun(x)}
+
+
+class SummaryImage(base.Layer):
+    """Identity on `n_in` image batches `[batch, height, width, channels]` that keeps the
+    first `num_summaries` examples in its state, under `'summary_' + name + str(i)`: the
+    `n_in` images of example `i` (passed through `recover_fn` if given) stacked along
+    height, as Trax does, for TensorBoard.
+
+    Unlike Trax's, the state has its final structure from `init` on (zeros), so a model
+    holding it keeps one state tree under `jit` and `lax.scan`.
+    """
+
+    def __init__(self, name, n_in, num_summaries=5, recover_fn=None):
+        super().__init__(n_in=n_in, n_out=n_in, name=f"Summary_{name}")
+        self._key = "summary_" + name
+        self._num_summaries = num_summaries
+        self._recover_fn = recover_fn
+
+    def _images(self, xs):
+        xs = list(xs) if self.n_in > 1 else [xs]
+        recover = self._recover_fn or (lambda image: image)
+        n_images = min(self._num_summaries, xs[0].shape[0])
+        return {f"{self._key}{i}": jnp.concatenate([recover(x[i]) for x in xs], axis=0)
+                for i in range(n_images)}
+
+    def init_weights_and_state(self, input_signature, rng):
+        del rng
+        images = jax.eval_shape(self._images, shapes.as_jax(input_signature))
+        return (), {k: jnp.zeros(v.shape, v.dtype) for k, v in images.items()}
+
+    def forward_with_state(self, xs, weights, state, rng):
+        return xs, self._images(xs)
 
 
 def Flatten(n_axes_to_keep=1):  # pylint: disable=invalid-name

@@ -8,8 +8,10 @@ error instead of a wrong restore.
 import re
 
 import jax
+import numpy as np
 
 from trax_rl import checkpoint
+from trax_rl import shapes
 
 
 class FileIO:
@@ -27,16 +29,21 @@ class FileIO:
         """Loads weights (and state unless `weights_only`) saved by `save_to_file`.
 
         The layer's structure comes from its current weights, or, if it has none yet, from
-        initializing it abstractly on `input_signature`. A file written for another model
-        raises `checkpoint.CheckpointError` naming the first mismatching weight.
+        initializing it abstractly on `input_signature`, by default the one the file
+        records (as Trax's files do; the supervised Loop's checkpoints record it). A file
+        written for another model raises `checkpoint.CheckpointError` naming the first
+        mismatching weight.
         """
+        if input_signature is None and not self.has_weights:
+            input_signature = saved_signature(path)
         if input_signature is not None and not self.has_weights:
             weights, state = self.init_with_signature(input_signature, jax.random.PRNGKey(0))
         elif self.has_weights:
             weights, state = self.weights, self.state
         else:
             raise ValueError(f"Layer {self._name} has no weights to match the file {path!r} "
-                             f"against: pass input_signature= or call init first.")
+                             f"against and the file records no input signature: pass "
+                             f"input_signature= or call init first.")
         _check_layout(path)
         has_state = any(k.startswith("['state']") for k in checkpoint.read_keys(path))
         if not weights_only and not has_state and jax.tree.leaves(state):
@@ -49,6 +56,30 @@ class FileIO:
         self.weights = restored["weights"]
         self.state = restored.get("state", state)
         return restored["weights"]
+
+
+def signature_to_json(signature):
+    """A `ShapeDtype` or a tuple/list of them as JSON: `{"shape", "dtype"}` or a list."""
+    if isinstance(signature, (tuple, list)):
+        return [signature_to_json(s) for s in signature]
+    return {"shape": list(signature.shape), "dtype": np.dtype(signature.dtype).name}
+
+
+def signature_from_json(value):
+    """The inverse of `signature_to_json` (lists become tuples, Trax's input stacks)."""
+    if isinstance(value, list):
+        return tuple(signature_from_json(v) for v in value)
+    return shapes.ShapeDtype(tuple(value["shape"]), value["dtype"])
+
+
+def saved_signature(path):
+    """The input signature recorded in `path`'s metadata, or None."""
+    try:
+        metadata = checkpoint.read_metadata(path) or {}
+    except (checkpoint.CheckpointError, OSError):
+        return None  # `init_from_file` reports the unreadable file itself.
+    value = metadata.get("input_signature") if isinstance(metadata, dict) else None
+    return None if value is None else signature_from_json(value)
 
 
 # Files from before Trax's layouts (dict weights such as {"w", "b"}) have no "layout".

@@ -95,6 +95,7 @@ class Runner:
         sample = tasks[0].sample_batch
         sig = shapes.signature(tuple(sample[:model.n_in]))
         sig = sig[0] if model.n_in == 1 else sig
+        self.input_signature = sig  # Recorded in checkpoints, as Trax's files do.
         self._optimizers = [_optimizer(t) for t in tasks]
 
         def init(key):

@@ -371,6 +371,8 @@ class Loop:
             "model": repr(self._model),
             # What `Layer.init_from_file` checks: weights in Trax's layouts.
             "layout": tl_files.WEIGHTS_LAYOUT,
+            # What `init_from_file` builds the model's structure from when given none.
+            "input_signature": tl_files.signature_to_json(self._runner.input_signature),
         }
         ckpt_lib.save(os.path.join(self._output_dir, filename), self._runner.state_tree(),
                       metadata=metadata)

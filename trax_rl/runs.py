@@ -108,12 +108,17 @@ def prepare_run_dir(path, *, resume=False, overwrite=False, checkpoint="checkpoi
 
 def write_json(path, obj):
     """Writes `obj` as indented JSON atomically (a kill leaves the old file or the new)."""
+    _write_atomically(path, lambda f: json.dump(obj, f, indent=2))
+
+
+def _write_atomically(path, write):
+    """Calls `write(file)` on a temporary file in `path`'s folder, then replaces `path`."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
+            write(f)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -152,8 +157,8 @@ def truncate_jsonl(path, last_step):
             if record.get("step", 0) <= last_step:
                 kept.append(record)
                 lines.append(line if line.endswith("\n") else line + "\n")
-    with open(path, "w") as f:
-        f.writelines(lines)
+    # Atomic: a kill now leaves the old lines or the kept ones, never an empty file.
+    _write_atomically(path, lambda f: f.writelines(lines))
     return kept
 
 

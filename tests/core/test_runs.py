@@ -103,3 +103,26 @@ def test_watchdog_stays_quiet_when_progress_is_kicked():
             dog.kick("y")
     with runs.Watchdog(0, "off"):  # Disabled.
         pass
+
+
+def test_truncate_jsonl_is_atomic(tmp_path, monkeypatch):
+    """A failure while rewriting (a kill, a full disk) leaves every old line in place."""
+    path = str(tmp_path / "metrics.jsonl")
+    _make_run(str(tmp_path), step=5)
+    before = open(path).read()
+
+    def fail_midway(lines):
+        raise OSError("disk full")
+
+    real_fdopen = os.fdopen
+
+    def fdopen(fd, mode="r"):
+        f = real_fdopen(fd, mode)
+        f.writelines = fail_midway
+        return f
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(OSError, match="disk full"):
+        runs.truncate_jsonl(path, 3)
+    assert open(path).read() == before
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]

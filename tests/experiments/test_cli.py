@@ -91,7 +91,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, flags):
     ("--hang_timeout=-1", "--hang_timeout must be >= 0"),
     ("--num_minibatches=3", "num_minibatches=3 must divide"),
     ("--learning_rate=-1", "learning_rate must be > 0"),
-    ("--torso=cnn", "--torso must be mlp, transformer or lstm"),
+    ("--torso=resnet", "--torso must be mlp, transformer, lstm or cnn, got 'resnet'"),
+    ("--torso=cnn", "--torso=cnn needs image observations [H, W, C], got shape (4,)"),
     ("--env=LunarLander-v3", 'gymnasium[box2d]'),
     ("--anneal_lr=maybe", "--anneal_lr must be True or False"),
     ("--normalize_obs=maybe", "--normalize_obs must be True or False"),
@@ -130,6 +131,7 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--torso=transformer", "--window=4"]),
     ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
+    ("ppo", ["--env=MinAtar/Breakout-v1", "--torso=cnn", "--num_minibatches=2"]),  # pixels
     ("ppo", ["--bridge"]),
     ("a2c", ["--bridge", "--normalize_obs", "--normalize_reward"]),
     ("awr", ["--normalize_obs", "--normalize_reward", "--value_steps=2", "--policy_steps=2",
@@ -137,8 +139,9 @@ def test_help_lists_every_hyperparameter_with_its_default():
     # No time limit of its own: evaluation must still end (the bridge's step bound).
     ("ppo", ["--env=CliffWalking-v1"]),
     ("a2c", ["--env=Blackjack-v1"]),  # Tuple observations, flattened.
-], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-bridge",
-        "a2c-bridge-normalized", "awr-normalized", "ppo-cliffwalking", "a2c-blackjack"])
+], ids=["a2c", "reinforce", "awr", "ppo-transformer", "ppo-lstm", "ppo-pendulum", "ppo-cnn",
+        "ppo-bridge", "a2c-bridge-normalized", "awr-normalized", "ppo-cliffwalking",
+        "a2c-blackjack"])
 def test_every_script_runs_one_update(tmp_path, script, extra):
     import importlib
     module = importlib.import_module(f"experiments.{script}")

@@ -94,3 +94,13 @@ def test_bow_baseline_separates_words():
     assert bow_baseline.fit_and_score(texts, labels, ["great film", "awful film"], [1, 0],
                                       min_count=1, n_iterations=50) == 1.0
     assert bow_baseline.words("Great<br />film, isn't it") == {"great", "film", "isn't", "it"}
+
+
+@pytest.mark.slow  # ~20 s of compiling per bucket shape; the encoder has fast tests of its own.
+def test_sentiment_trains_the_zoos_transformer(tmp_path, tiny_imdb, capsys):
+    summary = sentiment.text_common.main(
+        sentiment.run, sentiment.Args,
+        _argv(tmp_path, tiny_imdb, "--model=transformer", "--n_steps=2", "--no_baselines"))
+    assert summary["model"] == "transformer" and summary["steps"] == 2
+    assert 0 <= summary["held_out_accuracy"] <= 1
+    assert "sentiment probabilities" in capsys.readouterr().out

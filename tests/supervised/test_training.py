@@ -88,6 +88,12 @@ def test_checkpoint_is_read_by_init_from_file(tmp_path, task_data):
                          input_signature=jax.ShapeDtypeStruct((2, 10), np.int32))
     x = task_data[0][:4]
     np.testing.assert_array_equal(fresh(x), loop.model(x))
+    # As in Trax (and the seed's translation flow), the file records the input signature.
+    assert checkpoint.read_metadata(str(tmp_path / "model.ckpt"))["input_signature"] == \
+        {"shape": [16, 10], "dtype": "int32"}  # the first batch's model inputs
+    bare = make_model()
+    bare.init_from_file(str(tmp_path / "model.ckpt"), weights_only=True)
+    np.testing.assert_array_equal(bare(x), loop.model(x))
 
 
 class _Killed(Exception):
