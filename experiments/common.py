@@ -80,6 +80,9 @@ class ExperimentArgs:
     hang_timeout: float = 900.0
     """Seconds without progress after which the run stops with an error and every
     thread's stack (0 turns the watchdog off)."""
+    checkpoint_every: float = 10.0
+    """Seconds of training between checkpoints (0: after every chunk of updates); the
+    last one is always saved. A killed run resumes from its latest checkpoint."""
     prng_impl: str = "rbg"
     """JAX PRNG: rbg compiles about twice as fast on CPU as threefry2x32 (its unrolled hash
     dominates XLA compile time of a whole run)."""
@@ -89,7 +92,8 @@ UsageError = runs.RunError  # Bad input from the command line: one line, exit co
 
 # Flags a resumed run may change: they do not change what is computed.
 RESUME_MAY_CHANGE = ("resume", "progress", "eval_episodes", "wandb", "wandb_project",
-                     "compilation_cache", "output_dir", "overwrite", "hang_timeout")
+                     "compilation_cache", "output_dir", "overwrite", "hang_timeout",
+                     "checkpoint_every")
 
 
 def parse_args(args_cls, tuned, argv):
@@ -284,8 +288,6 @@ def run(algo, args):
     setup_compilation_cache(args.compilation_cache)
     jax.config.update("jax_default_prng_impl", args.prng_impl)
 
-    # matplotlib takes ~0.35 s to import: do it while XLA compiles (compiling frees the GIL).
-    pyplot = concurrent.futures.ThreadPoolExecutor(1).submit(_import_pyplot)
     with runs.Watchdog(args.hang_timeout, "compiling") as watchdog:
         try:
             if vec_env is None:
@@ -316,6 +318,10 @@ def run(algo, args):
             state = _train(backend, state, progress, args, writer, watchdog,
                            lambda state: checkpoint.save(ckpt_path, state,
                                                          metadata=progress.metadata(config_dict)))
+            # Drawn while the device evaluates (which frees the GIL), not while tracing.
+            plot = concurrent.futures.ThreadPoolExecutor(1).submit(
+                _plot, progress, os.path.join(output_dir, "learning_curve.png"), algo.NAME,
+                args.env)
             watchdog.kick("evaluating")
             returns = backend.evaluate(state)  # [num_seeds, eval_episodes]
             summary = _summarize(algo, args, returns, progress)
@@ -324,8 +330,7 @@ def run(algo, args):
         finally:
             writer.close()
     runs.write_json(os.path.join(output_dir, "summary.json"), summary)
-    _plot(pyplot.result(), progress, os.path.join(output_dir, "learning_curve.png"),
-          algo.NAME, args.env)
+    plot.result()
     print(f"eval return: {summary['eval_return_mean']:.2f} ± {summary['eval_return_std']:.2f} "
           f"over {returns.size} episodes")
     print(runs.files_line(output_dir, runs.RUN_FILES))
@@ -368,7 +373,8 @@ class Progress:
 
 
 def _train(backend, state, progress, args, writer, watchdog, save):
-    """Runs the remaining chunks with a progress bar; logs and checkpoints after each.
+    """Runs the remaining chunks with a progress bar; logs after each, checkpoints after
+    the last one and whenever --checkpoint_every seconds have passed since the previous.
 
     Every update is logged at its env-step count. A chunk holding an update whose loss
     or gradient was not finite logs the updates before it, then raises `NonFiniteError`
@@ -377,7 +383,7 @@ def _train(backend, state, progress, args, writer, watchdog, save):
     chunk, batch = backend.chunk, progress.batch_size
     bar = runs.progress_bar(backend.num_updates * batch, initial=progress.env_steps,
                             enabled=args.progress)
-    tick = time.perf_counter()
+    tick = last_save = time.perf_counter()
     while progress.updates < backend.num_updates:
         watchdog.kick(f"running updates {progress.updates + 1}-{progress.updates + chunk}")
         state, metrics = backend.run_chunk(state)
@@ -396,8 +402,11 @@ def _train(backend, state, progress, args, writer, watchdog, save):
                                               if np.isfinite(v)})
             progress.returns.append(
                 [float(r) for r in metrics["charts/episode_return"][:, i]])
-        save(state)
         now = time.perf_counter()
+        if (progress.updates == backend.num_updates
+                or now - last_save >= args.checkpoint_every):
+            save(state)
+            last_save = now = time.perf_counter()
         bar.set_postfix(sps=f"{chunk * batch * len(progress.seeds) / (now - tick):.0f}",
                         ret=_fmt_mean(np.asarray(progress.returns[-chunk:])))
         bar.update(chunk * batch)
@@ -439,16 +448,15 @@ def _summarize(algo, args, returns, progress):
     return summary
 
 
-def _import_pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-    return pyplot
+def _plot(progress, path, algo_name, env_id):
+    """The learning curve: each update's mean training return vs env steps, per seed.
 
+    Drawn on a bare Agg `Figure`: no pyplot import, no global state, safe in a thread.
+    """
+    from matplotlib.figure import Figure
 
-def _plot(plt, progress, path, algo_name, env_id):
-    """The learning curve: each update's mean training return vs env steps, per seed."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     returns = np.asarray(progress.returns, np.float64).reshape(-1, len(progress.seeds))
     steps = progress.batch_size * np.arange(1, len(returns) + 1)
     for i, seed in enumerate(progress.seeds):
@@ -460,4 +468,3 @@ def _plot(plt, progress, path, algo_name, env_id):
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -25,8 +25,12 @@ def _run(tmp_path, *extra, name="run"):
     return out, summary
 
 
-def test_run_writes_every_file(tmp_path, capsys):
-    out, summary = _run(tmp_path)
+def test_run_writes_every_file(tmp_path, capsys, monkeypatch):
+    real_save, saves = checkpoint.save, []
+    monkeypatch.setattr(checkpoint, "save",
+                        lambda *a, **k: (saves.append(1), real_save(*a, **k)))
+    out, summary = _run(tmp_path, "--checkpoint_every=1e9")
+    assert len(saves) == 1  # The last chunk's checkpoint, however long it took.
     for name in ("config.json", "metrics.jsonl", "checkpoint.ckpt", "learning_curve.png",
                  "summary.json"):
         assert os.path.exists(os.path.join(out, name)), name
@@ -71,7 +75,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, flags):
 
     monkeypatch.setattr(checkpoint, "save", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path, *flags, name="resumed")
+        _run(tmp_path, *flags, "--checkpoint_every=0", name="resumed")
     monkeypatch.setattr(checkpoint, "save", real_save)
     resumed, _ = _run(tmp_path, *flags, "--resume", name="resumed")
     a, _ = checkpoint.load_arrays(os.path.join(full, "checkpoint.ckpt"))
@@ -99,15 +103,28 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, flags):
     ("--normalize_reward --clip_reward=0", "clip_reward must be > 0, got 0.0"),
     ("--clip_obs=-1", "clip_obs must be > 0, got -1.0"),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, flag, message):
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, flag, message):
+    out = tmp_path / "bad"
+    with pytest.raises(SystemExit) as exit_info:
+        _run(tmp_path, *flag.split(), name="bad")
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2, stderr
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_input_exits_the_process_with_code_2(tmp_path):
+    """The in-process checks above, once as a real process: its exit code and stderr."""
     out = tmp_path / "bad"
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.ppo", *TINY, *flag.split(), f"--output_dir={out}"],
+        [sys.executable, "-m", "experiments.ppo", *TINY, "--env=NoSuchEnv-v0",
+         f"--output_dir={out}"],
         capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
             os.path.dirname(os.path.abspath(__file__)))))
     assert result.returncode == 2, result.stderr
-    assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "unknown env 'NoSuchEnv-v0'" in result.stderr
     assert not out.exists()
 
 
@@ -181,7 +198,7 @@ def test_a_run_never_replaces_an_earlier_one_unless_asked(tmp_path):
 def test_default_run_folders_are_unique_and_reported(tmp_path, capsys):
     """Run from outside the repo root (the installed package), twice, with no --output_dir."""
     cmd = [sys.executable, "-m", "experiments.ppo", *TINY, "--total_timesteps=256",
-           "--seed=11"]
+           "--seed=11", f"--compilation_cache={tmp_path / 'cache'}"]  # Run 2 loads run 1's.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for expected in ("ppo_CartPole-v1_seed11", "ppo_CartPole-v1_seed11-2"):
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)

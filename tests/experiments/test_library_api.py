@@ -67,10 +67,15 @@ def test_make_apply_needs_only_the_observation_space():
         networks.make_apply(network, env.action_space(params))
 
 
+# test_cli's runs: with the session's compilation cache these load its programs.
+CLI_TINY = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_steps=32",
+            "--eval_episodes=3", "--progress=False", "--compilation_cache="]
+
+
 def test_init_from_starts_every_seed_from_the_given_weights(tmp_path, monkeypatch):
     first = str(tmp_path / "first")
-    common.main(ppo, ppo_script.Args, {}, argv=TINY + ["--env=CartPole-v1",
-                                                        f"--output_dir={first}"])
+    common.main(ppo, ppo_script.Args, ppo_script.TUNED,
+                argv=CLI_TINY + [f"--output_dir={first}"])
     saved, _ = checkpoint.load_arrays(os.path.join(first, "checkpoint.ckpt"))
     seen = {}
     real = common._init_from
@@ -82,9 +87,8 @@ def test_init_from_starts_every_seed_from_the_given_weights(tmp_path, monkeypatc
         return state
 
     monkeypatch.setattr(common, "_init_from", spy)
-    common.main(ppo, ppo_script.Args, {}, argv=TINY + [
-        "--env=CartPole-v1", "--num_seeds=2", f"--init_from={first}",
-        f"--output_dir={tmp_path / 'second'}"])
+    common.main(ppo, ppo_script.Args, ppo_script.TUNED, argv=CLI_TINY + [
+        "--num_seeds=2", f"--init_from={first}", f"--output_dir={tmp_path / 'second'}"])
     for path, leaf in seen["checkpoint_keys"]:
         key = ".learner_state.params" + jax.tree_util.keystr(path)
         for seed in range(2):

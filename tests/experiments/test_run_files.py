@@ -23,7 +23,7 @@ from trax_rl.agents import ppo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_steps=32",
-        "--eval_episodes=3", "--progress=False"]
+        "--eval_episodes=3", "--progress=False", "--checkpoint_every=0"]
 UPDATES, BATCH = 16, 128
 
 

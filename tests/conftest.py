@@ -1,0 +1,38 @@
+"""Session-wide test setup: one JAX compilation cache shared by every test and worker.
+
+Many tests compile the same small programs (the experiments' tiny PPO runs, the same
+layer under `jit`); a persistent cache in a fresh folder lets the second compile of
+each be a file read, across pytest-xdist workers too. The folder is new for every
+session and removed after it, so no test depends on an earlier session, and a cache
+hit returns the very executable a compile would have built.
+"""
+
+import shutil
+import tempfile
+
+import jax
+import pytest
+
+_CACHE_ENV = "TRAX_RL_TEST_JAX_CACHE"
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # The controller (or a run without xdist).
+        config._jax_cache_dir = tempfile.mkdtemp(prefix="trax_rl_test_jax_cache_")
+    path = (config.workerinput.get(_CACHE_ENV) if hasattr(config, "workerinput")
+            else config._jax_cache_dir)
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):  # pytest-xdist: hand the folder to each worker.
+    node.workerinput[_CACHE_ENV] = node.config._jax_cache_dir
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_jax_cache_dir", None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
