@@ -1,4 +1,4 @@
-"""English -> German translation on the system's message catalogs: `python -m experiments.translate`.
+"""English -> German translation on gettext catalogs: `python -m experiments.translate`.
 
 Data: the gettext catalogs of installed software, `/usr/share/locale/de/LC_MESSAGES/*.mo`
 (human-translated UI strings, read with `gettext.GNUTranslations(f)._catalog`). Plural
@@ -299,7 +299,8 @@ def run(args):
     shutil.copyfile(vocab, os.path.join(output_dir, VOCAB))
     start = time.perf_counter()
     loop = train(args, train_pairs, held_out, vocab, output_dir, config)
-    summary = {"steps": loop.step, "train_seconds": round(time.perf_counter() - start, 1),
+    summary = {"steps": loop.step,  # A resumed run times only the steps it ran.
+               "train_seconds_this_run": round(time.perf_counter() - start, 1),
                "pairs": len(pairs), "train_pairs": len(train_pairs),
                "held_out_pairs": len(held_out)}
     model_file = os.path.join(output_dir, text_common.CHECKPOINT)
