@@ -72,7 +72,7 @@ def vocab_file(data_dir, name, vocab_size, texts_fn):
 CHECKPOINT = "model.ckpt"
 # Flags that may change when a run is resumed: they do not change what it computes.
 RESUMABLE = ("n_steps", "resume", "overwrite", "progress", "wandb", "wandb_project",
-             "compilation_cache", "output_dir", "baselines", "n_samples")
+             "compilation_cache", "output_dir", "baselines", "n_samples", "n_bleu", "sentence")
 
 
 def prepare_run(args, name, config):
