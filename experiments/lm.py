@@ -205,12 +205,8 @@ def run(args):
         [tl.WeightedCategoryCrossEntropy(), perplexity],
         metric_names=["WeightedCategoryCrossEntropy", "Perplexity"],
         n_eval_batches=args.n_eval_batches)
-    loop = training.Loop(lm_model(args, n_vocab), train_task,
-                         eval_model=lm_model(args, n_vocab, mode="eval"),
-                         eval_tasks=[eval_task], output_dir=output_dir, random_seed=args.seed,
-                         progress_bar=args.progress, wandb=args.wandb,
-                         wandb_project=args.wandb_project, config=config)
-    loop.run(max(0, args.n_steps - loop.step))
+    loop = text_common.run_loop(args, lambda mode: lm_model(args, n_vocab, mode), train_task,
+                                eval_task, output_dir, config)
     loop.close()
     ppl, n_tokens = held_out_perplexity(loop.eval_model, eval_files, vocab, args.seq_len,
                                         args.batch_size)

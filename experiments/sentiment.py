@@ -194,12 +194,8 @@ def train(args, data_dir, vocab, output_dir, config):
         metrics=[tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()],
         n_eval_batches=args.n_eval_batches)
     n_vocab = data.vocab_size(vocab_file=vocab)
-    loop = training.Loop(sentiment_model(args.model, n_vocab), train_task,
-                         eval_model=sentiment_model(args.model, n_vocab, mode="eval"),
-                         eval_tasks=[eval_task], output_dir=output_dir,
-                         random_seed=args.seed, progress_bar=args.progress,
-                         wandb=args.wandb, wandb_project=args.wandb_project, config=config)
-    loop.run(max(0, args.n_steps - loop.step))
+    loop = text_common.run_loop(args, lambda mode: sentiment_model(args.model, n_vocab, mode),
+                                train_task, eval_task, output_dir, config)
     return loop, pipeline(data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
                                     data_dir=data_dir)())
 

@@ -98,6 +98,19 @@ def prepare_run(args, name, config):
     return output_dir
 
 
+def run_loop(args, make_model, train_task, eval_task, output_dir, config):
+    """Trax's `Loop` over `make_model(mode)` in `output_dir` (resuming what is there), run
+    up to `--n_steps`; the caller closes it when done with it."""
+    from trax_rl.supervised import training
+
+    loop = training.Loop(make_model("train"), train_task, eval_model=make_model("eval"),
+                         eval_tasks=[eval_task], output_dir=output_dir, random_seed=args.seed,
+                         progress_bar=args.progress, wandb=args.wandb,
+                         wandb_project=args.wandb_project, config=config)
+    loop.run(max(0, args.n_steps - loop.step))
+    return loop
+
+
 def main(run, args_cls, argv=None):
     """Parses flags into `args_cls` and calls `run(args)`; bad input exits with code 2."""
     import tyro

@@ -171,12 +171,8 @@ def train(args, train_pairs, eval_pairs, vocab, output_dir, config):
         [tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()],
         n_eval_batches=args.n_eval_batches)
     n_vocab = data.vocab_size(vocab_file=vocab)
-    loop = training.Loop(transformer(args, n_vocab), train_task,
-                         eval_model=transformer(args, n_vocab, mode="eval"),
-                         eval_tasks=[eval_task], output_dir=output_dir, random_seed=args.seed,
-                         progress_bar=args.progress, wandb=args.wandb,
-                         wandb_project=args.wandb_project, config=config)
-    loop.run(max(0, args.n_steps - loop.step))
+    loop = text_common.run_loop(args, lambda mode: transformer(args, n_vocab, mode=mode),
+                                train_task, eval_task, output_dir, config)
     loop.close()
     return loop
 

@@ -8,10 +8,9 @@ file saved from either layer are the same trees, and the outputs equal the plain
 """
 
 import jax
-import numpy as np
 from jax import numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from trax_rl import fastmath
 from trax_rl.layers import base
 
 
@@ -35,15 +34,8 @@ class Accelerate(base.Layer):
     def __init__(self, layer, n_devices=None):
         super().__init__(n_in=layer.n_in, n_out=layer.n_out, name="Accelerate")
         self._sublayers = (layer,)
-        devices = jax.local_devices()
-        n_devices = len(devices) if n_devices is None else n_devices
-        if not isinstance(n_devices, int) or not 1 <= n_devices <= len(devices):
-            raise ValueError(f"Accelerate: n_devices must be an int in 1..{len(devices)} "
-                             f"(the local devices), got {n_devices!r}")
-        self._n_devices = n_devices
-        mesh = Mesh(np.array(devices[:n_devices]), ("batch",))
-        self._batch_sharding = NamedSharding(mesh, PartitionSpec("batch"))
-        self._replicated = NamedSharding(mesh, PartitionSpec())
+        self._n_devices, self._batch_sharding, self._replicated = fastmath.batch_shardings(
+            n_devices)
         self._jit_pure_fn = jax.jit(super().pure_fn)
 
     @property

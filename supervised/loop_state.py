@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from trax_rl import fastmath
 from trax_rl import runs
 from trax_rl import shapes
 from trax_rl import train_state
@@ -82,15 +83,7 @@ class Runner:
 
     def __init__(self, model, eval_model, tasks, eval_tasks, n_devices, random_seed):
         self._model, self._eval_model = model, eval_model
-        devices = jax.local_devices()
-        n = len(devices) if n_devices is None else n_devices
-        if not isinstance(n, int) or not 1 <= n <= len(devices):
-            raise ValueError(f"n_devices must be an int in [1, {len(devices)}] (the local "
-                             f"devices), got {n_devices!r}")
-        self.n_devices = n
-        mesh = jax.sharding.Mesh(np.array(devices[:n]), ("batch",))
-        self._replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        self._sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+        self.n_devices, self._sharded, self._replicated = fastmath.batch_shardings(n_devices)
 
         sample = tasks[0].sample_batch
         sig = shapes.signature(tuple(sample[:model.n_in]))

@@ -237,3 +237,16 @@ def jit(fun=None, **kwargs):
     if _current is Backend.NUMPY:
         return fun
     return jax.jit(fun, **kwargs)
+
+
+def batch_shardings(n_devices=None):
+    """`(n_devices, batch, replicated)`: shardings over a one-axis mesh of the first
+    `n_devices` local devices (all by default), splitting axis 0 or copying everything."""
+    devices = jax.local_devices()
+    n = len(devices) if n_devices is None else n_devices
+    if not isinstance(n, int) or not 1 <= n <= len(devices):
+        raise ValueError(f"n_devices must be an int in 1..{len(devices)} (the local devices), "
+                         f"got {n_devices!r}")
+    mesh = jax.sharding.Mesh(onp.array(devices[:n]), ("batch",))
+    return (n, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch")),
+            jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
