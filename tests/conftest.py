@@ -5,8 +5,14 @@ layer under `jit`); a persistent cache in a fresh folder lets the second compile
 each be a file read, across pytest-xdist workers too. The folder is new for every
 session and removed after it, so no test depends on an earlier session, and a cache
 hit returns the very executable a compile would have built.
+
+The fast tests also ask XLA for its cheapest compile (`jax_disable_most_optimizations`,
+in this process and, through the environment, in the scripts they start): they check
+what programs compute, not how fast, and compiling is most of their time (the suite
+took half as long). The slow learning runs keep the default optimizations.
 """
 
+import os
 import shutil
 import tempfile
 
@@ -14,6 +20,7 @@ import jax
 import pytest
 
 _CACHE_ENV = "TRAX_RL_TEST_JAX_CACHE"
+_CHEAP_ENV = "JAX_DISABLE_MOST_OPTIMIZATIONS"
 
 
 def pytest_configure(config):
@@ -25,6 +32,25 @@ def pytest_configure(config):
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def _cheapest_compiles(on):
+    if on:
+        os.environ[_CHEAP_ENV] = "1"
+    else:
+        os.environ.pop(_CHEAP_ENV, None)
+    jax.config.update("jax_disable_most_optimizations", on)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before the test's fixtures, so that a module-scoped reference run compiles as the
+    # tests comparing against it do (bit-exact comparisons need the same programs).
+    _cheapest_compiles(item.get_closest_marker("slow") is None)
+
+
+def pytest_runtest_teardown(item):
+    _cheapest_compiles(False)
 
 
 @pytest.hookimpl(optionalhook=True)

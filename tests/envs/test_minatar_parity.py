@@ -12,21 +12,55 @@ from trax_rl.envs import minatar_breakout as mb
 breakout = pytest.importorskip("minatar.environments.breakout")
 
 
+FIELDS = ("ball_x", "ball_y", "ball_dir", "pos", "last_x", "last_y")
+
+
+def _snapshot(game):
+    """minatar's `Env` attributes as numpy values."""
+    return {**{k: np.int32(getattr(game, k)) for k in FIELDS},
+            "brick_map": game.brick_map == 1, "strike": np.bool_(game.strike)}
+
+
 def _ours(game, last_action=0):
     """Our state from minatar's `Env` attributes."""
-    return mb.BreakoutState(
-        *(jnp.int32(getattr(game, k)) for k in ("ball_x", "ball_y", "ball_dir", "pos")),
-        brick_map=jnp.asarray(game.brick_map == 1), strike=jnp.bool_(game.strike),
-        last_x=jnp.int32(game.last_x), last_y=jnp.int32(game.last_y),
-        last_action=jnp.int32(last_action))
+    snap = _snapshot(game)
+    return mb.BreakoutState(**{k: jnp.asarray(v) for k, v in snap.items()},
+                            last_action=jnp.int32(last_action))
 
 
-def _check_same(state, game):
-    for k in ("ball_x", "ball_y", "ball_dir", "pos", "last_x", "last_y"):
-        assert int(getattr(state, k)) == getattr(game, k), k
-    assert bool(state.strike) == game.strike
-    np.testing.assert_array_equal(np.asarray(state.brick_map), game.brick_map == 1)
-    np.testing.assert_array_equal(np.asarray(mb.observation(state)), game.state())
+class _Recorder:
+    """minatar's transitions `(state, action) -> (state, reward, terminal, observation)`,
+    replayed through ours in one vmapped call and compared field by field."""
+
+    def __init__(self):
+        self.before, self.actions, self.after, self.rewards, self.terminals = [], [], [], [], []
+
+    def act(self, game, action):
+        self.before.append(_snapshot(game))
+        self.actions.append(action)
+        reward, terminal = game.act(game.minimal_action_set()[action])
+        self.after.append({**_snapshot(game), "observation": game.state()})
+        self.rewards.append(reward)
+        self.terminals.append(terminal)
+        return reward, terminal
+
+    def check_ours(self):
+        stack = lambda rows, k: np.stack([row[k] for row in rows])
+        states = mb.BreakoutState(**{k: stack(self.before, k) for k in self.before[0]},
+                                  last_action=np.zeros(len(self.actions), np.int32))
+
+        def step(state, action):
+            state, reward, terminal = mb.move(state, action)
+            return state, reward, terminal, mb.observation(state)
+
+        state, reward, terminal, obs = jax.jit(jax.vmap(step))(
+            states, np.asarray(self.actions, np.int32))
+        np.testing.assert_array_equal(np.asarray(reward), np.asarray(self.rewards, np.float32))
+        np.testing.assert_array_equal(np.asarray(terminal), np.asarray(self.terminals))
+        for k in (*FIELDS, "strike", "brick_map"):
+            np.testing.assert_array_equal(np.asarray(getattr(state, k)), stack(self.after, k),
+                                          err_msg=k)
+        np.testing.assert_array_equal(np.asarray(obs), stack(self.after, "observation"))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -34,8 +68,7 @@ def test_transitions_match_minatar(seed):
     rng = np.random.RandomState(seed)
     game = breakout.Env()
     game.random = np.random.RandomState(seed)
-    minimal = game.minimal_action_set()
-    move = jax.jit(mb.move)
+    recorder = _Recorder()
     n_terminal = n_reward = n_refill = 0
     for _ in range(3000):
         if game.terminal:
@@ -44,13 +77,11 @@ def test_transitions_match_minatar(seed):
         action = int(rng.randint(3)) if rng.rand() < 0.3 else (
             0 if game.ball_x == game.pos else 1 if game.ball_x < game.pos else 2)
         bricks_before = int(game.brick_map.sum())
-        state, reward, terminal = move(_ours(game), jnp.int32(action))
-        game_reward, game_terminal = game.act(minimal[action])
-        assert float(reward) == game_reward and bool(terminal) == game_terminal
-        _check_same(state, game)
+        game_reward, game_terminal = recorder.act(game, action)
         n_terminal += game_terminal
         n_reward += game_reward
         n_refill += int(game.brick_map.sum()) > bricks_before
+    recorder.check_ours()
     assert n_terminal > 5 and n_reward > 30  # the test saw both endings and bricks
 
 
@@ -58,7 +89,7 @@ def test_transitions_match_minatar_from_random_states():
     """Every branch (walls, ceiling, bricks with and without `strike`, paddle middle and
     corner, misses, the refill of an empty wall) from states a policy rarely reaches."""
     rng = np.random.RandomState(0)
-    move = jax.jit(mb.move)
+    recorder = _Recorder()
     seen = set()
     for _ in range(1500):
         game = breakout.Env()
@@ -71,15 +102,12 @@ def test_transitions_match_minatar_from_random_states():
             game.ball_y, game.pos = 8, int(np.clip(game.ball_x + rng.randint(-1, 2), 0, 9))
             game.ball_dir = rng.choice([2, 3])
         empty = not game.brick_map.any()
-        action = int(rng.randint(3))
-        state, reward, terminal = move(_ours(game), jnp.int32(action))
-        game_reward, game_terminal = game.act(game.minimal_action_set()[action])
-        assert float(reward) == game_reward and bool(terminal) == game_terminal
-        _check_same(state, game)
+        game_reward, game_terminal = recorder.act(game, int(rng.randint(3)))
         seen.add("terminal" if game_terminal else "reward" if game_reward else "step")
         seen.add("refill" if empty and game.brick_map.any() else "")
         seen.add("bounce" if game.ball_y == 8 and not game_terminal and game.ball_dir < 2
                  else "")
+    recorder.check_ours()
     assert {"terminal", "reward", "step", "refill", "bounce"} <= seen
 
 
