@@ -36,7 +36,7 @@ class Args(text_common.TextArgs):
 
     model: str = "bow"
     """bow (the seed's Embedding-Mean-Dense), lstm, or transformer (the model zoo's
-    TransformerEncoder, once it has landed)."""
+    TransformerEncoder)."""
     learning_rate: float = 0.01
     """Adam's learning rate (the seed's 0.01)."""
     n_eval_batches: int = 20
@@ -44,12 +44,13 @@ class Args(text_common.TextArgs):
     n_steps_per_checkpoint: int = 500
     """Steps between evals and checkpoints (the seed's 500)."""
     max_length: int = 2048
-    """Longer reviews (in tokens) are filtered out, as in the seed."""
+    """Longer reviews (in tokens) are filtered out of training, as in the seed; the
+    transformer's context length (held-out reviews are truncated to it)."""
     baselines: bool = True
     """Also score a majority-class and a bag-of-words logistic-regression baseline."""
 
 
-def sentiment_model(name, vocab_size, mode="train"):
+def sentiment_model(name, vocab_size, mode="train", max_len=2048):
     """The classifier: the seed's bag-of-embeddings model, an LSTM, or a Transformer."""
     import trax_rl.layers as tl
 
@@ -65,8 +66,10 @@ def sentiment_model(name, vocab_size, mode="train"):
     if name == "transformer":
         from trax_rl.models import TransformerEncoder
 
-        return TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
-                                  n_layers=2, n_heads=4, max_len=2048, mode=mode)
+        return tl.Serial(TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
+                                            n_layers=2, n_heads=4, max_len=max_len,
+                                            mode=mode),
+                         tl.LogSoftmax())  # The encoder returns logits.
     raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
 
 
@@ -82,8 +85,11 @@ def data_pipeline(vocab_file, max_length=2048, seed=0):
         data.AddLossWeights())
 
 
-def held_out_batches(data_dir, vocab_file, split_train=False):
-    """Every review of a split once, in stored order, bucketed without dropping any."""
+def held_out_batches(data_dir, vocab_file, split_train=False, truncate=None):
+    """Every review of a split once, in stored order, bucketed without dropping any.
+
+    `truncate` keeps only a review's first tokens (for models with a fixed `max_len`).
+    """
     from trax_rl import data
 
     stream = data.Serial(
@@ -94,6 +100,8 @@ def held_out_batches(data_dir, vocab_file, split_train=False):
         chunk = list(itertools.islice(stream, 64))
         if not chunk:
             return
+        if truncate:
+            chunk = [(ex[0][:truncate],) + tuple(ex[1:]) for ex in chunk]
         chunk.sort(key=lambda ex: len(ex[0]))  # Similar lengths pad less.
         for i in range(0, len(chunk), 16):
             examples = chunk[i:i + 16]
@@ -194,7 +202,8 @@ def train(args, data_dir, vocab, output_dir, config):
         metrics=[tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()],
         n_eval_batches=args.n_eval_batches)
     n_vocab = data.vocab_size(vocab_file=vocab)
-    loop = text_common.run_loop(args, lambda mode: sentiment_model(args.model, n_vocab, mode),
+    loop = text_common.run_loop(args, lambda mode: sentiment_model(args.model, n_vocab, mode,
+                                                                args.max_length),
                                 train_task, eval_task, output_dir, config)
     return loop, pipeline(data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
                                     data_dir=data_dir)())
@@ -213,7 +222,10 @@ def finish(args, loop, eval_batches_stream, data_dir, vocab, output_dir):
     print(f"Model returned sentiment probabilities: {np.exp(sentiment_log_probs)}")
 
     eval_model = loop.eval_model
-    acc, n = accuracy(eval_model, held_out_batches(data_dir, vocab))
+    # The Transformer reads at most --max_length tokens of a review, as BERT-style
+    # classifiers truncate to their context; the other models read every token.
+    truncate = args.max_length if args.model == "transformer" else None
+    acc, n = accuracy(eval_model, held_out_batches(data_dir, vocab, truncate=truncate))
     summary = {"model": args.model, "steps": loop.step, "held_out_accuracy": acc,
                "held_out_reviews": n}
     loop.close()
