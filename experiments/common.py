@@ -135,14 +135,6 @@ def algorithm_config(algo, args):
     return algo.Config(**{k: v for k, v in dataclasses.asdict(args).items() if k in fields})
 
 
-def setup_compilation_cache(path):
-    if path:
-        jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
-        # Our chunk programs compile in ~1 s; cache everything worth a file read.
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-
-
 def main(algo, args_cls, tuned=None, argv=None):
     """Runs one experiment from the command line; returns the summary dict."""
     argv = sys.argv[1:] if argv is None else argv
@@ -285,7 +277,7 @@ def run(algo, args):
     runs.check_run_dir(output_dir, resume=args.resume, overwrite=args.overwrite)
     config_dict = {"algo": algo.NAME, **dataclasses.asdict(args)}
     saved = _saved_run(ckpt_path, config_dict) if args.resume else None
-    setup_compilation_cache(args.compilation_cache)
+    runs.use_compilation_cache(args.compilation_cache)
     jax.config.update("jax_default_prng_impl", args.prng_impl)
 
     with runs.Watchdog(args.hang_timeout, "compiling") as watchdog:

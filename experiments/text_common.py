@@ -9,8 +9,7 @@ import dataclasses
 import os
 import sys
 
-__all__ = ["TextArgs", "UsageError", "main", "prepare_run", "setup_compilation_cache",
-           "vocab_file"]
+__all__ = ["TextArgs", "UsageError", "main", "prepare_run", "vocab_file"]
 
 
 class UsageError(ValueError):
@@ -45,14 +44,6 @@ class TextArgs:
     """Show a progress bar."""
     compilation_cache: str = "~/.cache/trax_rl/jax"
     """JAX persistent compilation cache directory ('' turns it off)."""
-
-
-def setup_compilation_cache(path):
-    import jax
-
-    if path:
-        jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 
 
 def vocab_file(data_dir, name, vocab_size, texts_fn):

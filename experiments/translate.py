@@ -286,7 +286,7 @@ def run(args):
           f"{len(held_out)} held out" + (f"; unreadable: {', '.join(unreadable)}"
                                          if unreadable else ""))
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
-    text_common.setup_compilation_cache(args.compilation_cache)
+    runs.use_compilation_cache(args.compilation_cache)
     digest = hashlib.sha256(repr(pairs).encode()).hexdigest()
     vocab = text_common.vocab_file(data_dir, f"catalogs_ende_{digest[:12]}", args.vocab_size,
                                    lambda: (text for pair in train_pairs for text in pair))
