@@ -8,8 +8,8 @@ hit returns the very executable a compile would have built.
 
 The fast tests also ask XLA for its cheapest compile (`jax_disable_most_optimizations`,
 in this process and, through the environment, in the scripts they start): they check
-what programs compute, not how fast, and compiling is most of their time (the suite
-took half as long). The slow learning runs keep the default optimizations.
+what programs compute, not how fast, and compiling is most of their time (the seed-
+batching and Reformer tests took 36 s instead of 71 s). The slow learning runs keep the default optimizations.
 """
 
 import os
