@@ -54,6 +54,18 @@ def test_filter_by_length_keeps_bounds_inclusive():
     assert [len(x[0]) for x in kept] == [2, 5]
 
 
+def test_truncate_to_length_keeps_the_leading_part_per_axis():
+    kept = list(data.TruncateToLength({0: (4,)})(iter(_examples([2, 6]))))
+    np.testing.assert_array_equal(kept[0][0], [1, 2])  # shorter: unchanged
+    np.testing.assert_array_equal(kept[1][0], [1, 2, 3, 4])
+    assert kept[1][1] == 0  # other positions untouched
+    grid = np.arange(12).reshape(3, 4)
+    (cut,), = data.TruncateToLength({0: (2, 3)})(iter([(grid,)]))
+    np.testing.assert_array_equal(cut, [[0, 1, 2], [4, 5, 6]])  # no wrap-around
+    with pytest.raises(ValueError, match=r"len_map\[0\]=\(0,\)"):
+        data.TruncateToLength({0: (0,)})
+
+
 def test_add_loss_weights_ones_and_masking():
     (x, y, w), = data.AddLossWeights()(iter([(np.zeros(3), np.array([4, 0, 2]))]))
     np.testing.assert_array_equal(w, [1, 1, 1])

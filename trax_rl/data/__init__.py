@@ -13,12 +13,14 @@ from trax_rl.data.inputs import FilterByLength as FilterByLength
 from trax_rl.data.inputs import Log as Log
 from trax_rl.data.inputs import Serial as Serial
 from trax_rl.data.inputs import Shuffle as Shuffle
+from trax_rl.data.inputs import TruncateToLength as TruncateToLength
 from trax_rl.data.inputs import add_loss_weights as add_loss_weights
 from trax_rl.data.inputs import batch as batch
 from trax_rl.data.inputs import bucket_by_length as bucket_by_length
 from trax_rl.data.inputs import pad_to_max_dims as pad_to_max_dims
 from trax_rl.data.inputs import shuffle as shuffle
 from trax_rl.data.inputs import skip as skip
+from trax_rl.data.inputs import truncate_to_length as truncate_to_length
 from trax_rl.data.sources import CSV as CSV
 from trax_rl.data.sources import JSONL as JSONL
 from trax_rl.data.sources import TFDS as TFDS

@@ -21,8 +21,8 @@ import numpy as np
 from trax_rl import shapes
 
 __all__ = ["AddLossWeights", "Batch", "BucketByLength", "FilterByLength", "Log", "Serial",
-           "Shuffle", "add_loss_weights", "batch", "bucket_by_length", "pad_to_max_dims",
-           "shuffle", "skip"]
+           "Shuffle", "TruncateToLength", "add_loss_weights", "batch", "bucket_by_length",
+           "pad_to_max_dims", "shuffle", "skip", "truncate_to_length"]
 
 
 def Serial(*fns):  # noqa: N802 -- Trax's combinator names.
@@ -114,6 +114,34 @@ def FilterByLength(max_length, min_length=0, length_keys=None,  # noqa: N802
                 continue
             yield example
     return filtered
+
+
+def TruncateToLength(len_map=None):  # noqa: N802
+    """Returns a stream function that cuts arrays to a maximum shape; see `truncate_to_length`."""
+    len_map = dict(len_map or {})
+    for key, max_shape in len_map.items():
+        if not all(isinstance(n, int) and n >= 1 for n in max_shape):
+            raise ValueError(f"TruncateToLength len_map[{key!r}]={max_shape!r} is invalid; "
+                             f"expected a shape of ints >= 1, e.g. (512,)")
+    return lambda g: truncate_to_length(g, len_map=len_map)
+
+
+def truncate_to_length(generator, len_map=None):
+    """Keeps the leading part of the arrays at `len_map`'s keys.
+
+    `len_map` maps an example's position to a maximum shape, e.g. `{0: (512,)}` keeps
+    the first 512 tokens of the inputs (what a model with a fixed context does with a
+    longer text). Each axis is cut on its own (Trax's `np.resize` would wrap around on
+    arrays of more than one axis); shorter arrays pass unchanged.
+    """
+    for example in generator:
+        if not len_map:
+            yield example
+            continue
+        example = list(example)
+        for key, max_shape in len_map.items():
+            example[key] = example[key][tuple(slice(0, n) for n in max_shape)]
+        yield tuple(example)
 
 
 def _length(example, length_axis, length_keys):
