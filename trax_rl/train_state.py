@@ -82,18 +82,18 @@ def gradient_step(state, batch, loss_fn, optimizer, *, with_layer_state=False):
         fn = lambda p: loss_fn(p, batch, state.layer_state, step_rng)  # noqa: E731
         (loss, (metrics, layer_state)), grads = jax.value_and_grad(fn, has_aux=True)(
             state.params)
-        new = apply_gradients(state._replace(rng=rng, layer_state=layer_state), grads,
-                              optimizer)
+        stepped = state._replace(rng=rng, layer_state=layer_state)
     else:
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params,
                                                                            batch)
-        new = apply_gradients(state, grads, optimizer)
+        stepped = state
     finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
         [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)] or [jnp.bool_(True)]))
-    keep = lambda n, o: jnp.where(finite, n, o)  # noqa: E731
-    new = new._replace(params=jax.tree.map(keep, new.params, state.params),
-                       opt_state=jax.tree.map(keep, new.opt_state, state.opt_state),
-                       layer_state=jax.tree.map(keep, new.layer_state, state.layer_state))
+    # A skipped step keeps params, optimizer and layer state; `step` and `rng` advance.
+    # (`cond` runs one branch where `finite` is a scalar; under `vmap`, a select.)
+    new = jax.lax.cond(
+        finite, lambda s: apply_gradients(s, grads, optimizer),
+        lambda s: s._replace(layer_state=state.layer_state, step=s.step + 1), stepped)
     return new, {**metrics, NONFINITE: (~finite).astype(jnp.int32)}
 
 

@@ -33,6 +33,12 @@ def test_shuffle_minibatches_jits_and_depends_on_key():
         a, shuffle_minibatches(jax.random.key(1), _batch(), 4)["action"])
 
 
+def test_one_minibatch_is_the_whole_batch_in_order():
+    out = shuffle_minibatches(jax.random.key(0), _batch(), 1)
+    for name, leaf in _batch().items():
+        np.testing.assert_array_equal(out[name], leaf[None])
+
+
 def test_shuffle_minibatches_rejects_indivisible_batch():
     with pytest.raises(ValueError, match=r"N=12 .*num_minibatches=5"):
         shuffle_minibatches(jax.random.key(0), _batch(), 5)
