@@ -14,8 +14,12 @@ from experiments import ppo as ppo_script
 from trax_rl import checkpoint
 from trax_rl.agents import networks, ppo
 
-TINY = ["--env=CartPole-v1", "--total_timesteps=1024", "--num_envs=4", "--num_steps=32",
-        "--eval_episodes=2", "--progress=False", "--compilation_cache="]
+# test_cli's configurations (a run of 2048 steps, one of a single update): with the
+# session's compilation cache, whichever test compiles them first serves the others.
+TINY = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_steps=32",
+        "--eval_episodes=3", "--progress=False", "--compilation_cache="]
+ONE_UPDATE = ["--env=CartPole-v1", "--num_envs=4", "--num_steps=32", "--total_timesteps=128",
+              "--eval_episodes=2", "--progress=False", "--compilation_cache="]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,8 @@ def test_evaluate_cli_bad_run_dir_is_one_line(tmp_path):
 def test_load_policy_of_a_recurrent_run_keeps_and_resets_its_memory(tmp_path):
     out = str(tmp_path / "lstm")
     common.main(ppo, ppo_script.Args, ppo_script.TUNED,
-                argv=TINY + ["--env=CartPoleNoVelocity-v1", "--torso=lstm",
-                             "--num_minibatches=2", f"--output_dir={out}"])
+                argv=ONE_UPDATE + ["--torso=lstm", "--num_minibatches=2",
+                                   "--env=CartPoleNoVelocity-v1", f"--output_dir={out}"])
     policy = evaluate.load_policy(out)
     returns = evaluate.evaluate(policy, "CartPoleNoVelocity-v1", 1)
     assert returns.shape == (1,) and returns[0] >= 1
