@@ -85,11 +85,12 @@ def jax_backend(algo, config, args, env, env_params):
     state = jax.tree.map(lambda s, k=keys: jax.ShapeDtypeStruct(s.shape, s.dtype,
                                                                  sharding=k.sharding),
                          jax.eval_shape(init, keys))
-    init, run_chunk, run_eval = compile_concurrently(
+    # Training waits for init and the chunk only: evaluation compiles while it runs.
+    init, run_chunk, run_eval = compile_in_background(
         keys.sharding, (init, (keys,)), (run_chunk, (state,)), (run_eval, (eval_keys, state)))
     return Backend(
-        init=lambda: init(keys), run_chunk=run_chunk,
-        evaluate=lambda state: np.asarray(run_eval(eval_keys, state)),
+        init=lambda: init.result()(keys), run_chunk=lambda state: run_chunk.result()(state),
+        evaluate=lambda state: np.asarray(run_eval.result()(eval_keys, state)),
         chunk=chunk, num_updates=trainer.num_updates)
 
 
@@ -107,22 +108,25 @@ def place_seeds(array):
         mesh, jax.sharding.PartitionSpec("seeds")))
 
 
-def compile_concurrently(sharding, *fns_and_args):
-    """AOT-compiles each `(fn, example_args)` with `jax.jit`, in parallel threads.
+def compile_in_background(sharding, *fns_and_args):
+    """Starts AOT-compiling each `(fn, example_args)` with `jax.jit`, each in a thread of
+    its own; returns a future of each compiled program.
 
     Every output leaf leads with the seed axis and is laid out with `sharding`.
 
     XLA compiles without the GIL, so the run's three programs (init, a chunk of
-    updates, evaluation) compile side by side instead of one after another.
+    updates, evaluation) compile side by side instead of one after another, and a
+    program needed last (evaluation) keeps compiling while the first ones run.
     """
     import concurrent.futures
 
-    def compile_one(fn_and_args):
-        fn, example = fn_and_args
+    def compile_one(fn, example):
         return jax.jit(fn, out_shardings=sharding).lower(*example).compile()
 
-    with concurrent.futures.ThreadPoolExecutor(len(fns_and_args)) as pool:
-        return list(pool.map(compile_one, fns_and_args))
+    pool = concurrent.futures.ThreadPoolExecutor(len(fns_and_args))
+    futures = [pool.submit(compile_one, fn, example) for fn, example in fns_and_args]
+    pool.shutdown(wait=False)  # The threads end with their compiles.
+    return futures
 
 
 def host_backend(algo, config, args, vec_env):

@@ -371,14 +371,20 @@ def _train(backend, state, progress, args, writer, watchdog, save):
     Every update is logged at its env-step count. A chunk holding an update whose loss
     or gradient was not finite logs the updates before it, then raises `NonFiniteError`
     without saving: the checkpoint stays the last good one.
+
+    The next chunk is queued before this one's metrics are read: JAX dispatches it
+    asynchronously, so the device trains while the host logs and saves.
     """
     chunk, batch = backend.chunk, progress.batch_size
     bar = runs.progress_bar(backend.num_updates * batch, initial=progress.env_steps,
                             enabled=args.progress)
     tick = last_save = time.perf_counter()
-    while progress.updates < backend.num_updates:
+    queued = backend.run_chunk(state) if progress.updates < backend.num_updates else None
+    while queued is not None:
+        state, metrics = queued
+        queued = (backend.run_chunk(state)
+                  if progress.updates + chunk < backend.num_updates else None)
         watchdog.kick(f"running updates {progress.updates + 1}-{progress.updates + chunk}")
-        state, metrics = backend.run_chunk(state)
         metrics = jax.device_get(metrics)  # Leaves [num_seeds, chunk].
         for i in range(chunk):
             skipped = metrics[updates.NONFINITE_STEPS][:, i]
