@@ -28,6 +28,7 @@ from experiments import text_common  # noqa: E402
 MODELS = ("bow", "lstm", "transformer")
 BOUNDARIES = [32, 128, 512, 2048]
 BATCH_SIZES = [256, 64, 16, 4, 1]
+TOKENS_PER_BATCH = 16 * 512  # The transformer's buckets: as many tokens as the seed's 512.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +45,18 @@ class Args(text_common.TextArgs):
     n_steps_per_checkpoint: int = 500
     """Steps between evals and checkpoints (the seed's 500)."""
     max_length: int = 2048
-    """Longer reviews (in tokens) are filtered out of training, as in the seed; the
-    transformer's context length (held-out reviews are truncated to it)."""
+    """Longer reviews (in tokens) are filtered out of training, as in the seed; for the
+    transformer, its context length: longer reviews are truncated to it."""
+    dropout: float = 0.1
+    """The transformer's dropout rate (Trax's default 0.1)."""
+    n_warmup_steps: int = 0
+    """Steps of linear warmup to --learning_rate, then Trax's reciprocal-sqrt decay;
+    0 keeps the learning rate constant (the seed's setting)."""
     baselines: bool = True
     """Also score a majority-class and a bag-of-words logistic-regression baseline."""
 
 
-def sentiment_model(name, vocab_size, mode="train", max_len=2048):
+def sentiment_model(name, vocab_size, mode="train", max_len=2048, dropout=0.1):
     """The classifier: the seed's bag-of-embeddings model, an LSTM, or a Transformer."""
     import trax_rl.layers as tl
 
@@ -68,20 +74,33 @@ def sentiment_model(name, vocab_size, mode="train", max_len=2048):
 
         return tl.Serial(TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
                                             n_layers=2, n_heads=4, max_len=max_len,
-                                            mode=mode),
+                                            dropout=dropout, mode=mode),
                          tl.LogSoftmax())  # The encoder returns logits.
     raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
 
 
-def data_pipeline(vocab_file, max_length=2048, seed=0):
-    """The seed's pipeline, with our vocabulary."""
+def data_pipeline(vocab_file, max_length=2048, seed=0, truncate=False):
+    """The seed's pipeline, with our vocabulary.
+
+    With `truncate` (the transformer's fixed context), longer reviews keep their first
+    `max_length` tokens instead of being dropped, and eight buckets up to `max_length`
+    hold about `TOKENS_PER_BATCH` tokens each, so a batch pads little and short reviews
+    come many to a batch.
+    """
     from trax_rl import data
 
+    if truncate:
+        boundaries = [max_length * i // 8 for i in range(1, 9)]
+        length_step = [data.TruncateToLength({0: (max_length,)})]
+        batch_sizes = [max(1, TOKENS_PER_BATCH // b) for b in boundaries] + [1]
+    else:
+        boundaries, batch_sizes = BOUNDARIES, BATCH_SIZES
+        length_step = [data.FilterByLength(max_length=max_length, length_keys=[0])]
     return data.Serial(
         data.Tokenize(vocab_file=vocab_file, keys=[0]),
         data.Shuffle(seed=seed),
-        data.FilterByLength(max_length=max_length, length_keys=[0]),
-        data.BucketByLength(boundaries=BOUNDARIES, batch_sizes=BATCH_SIZES, length_keys=[0]),
+        length_step,
+        data.BucketByLength(boundaries=boundaries, batch_sizes=batch_sizes, length_keys=[0]),
         data.AddLossWeights())
 
 
@@ -170,6 +189,10 @@ def run(args):
     if args.model not in MODELS:
         raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got "
                                      f"{args.model!r}")
+    if args.n_warmup_steps < 0:
+        raise text_common.UsageError(f"--n_warmup_steps must be >= 0, got {args.n_warmup_steps}")
+    if not 0.0 <= args.dropout < 1.0:
+        raise text_common.UsageError(f"--dropout must be in [0, 1), got {args.dropout}")
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
     runs.use_compilation_cache(args.compilation_cache)
     _prepare(data_dir)
@@ -192,10 +215,16 @@ def train(args, data_dir, vocab, output_dir, config):
                              data_dir=data_dir, seed=args.seed)()
     eval_stream = data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
                             data_dir=data_dir)()
-    pipeline = data_pipeline(vocab, args.max_length, seed=args.seed)
+    pipeline = data_pipeline(vocab, args.max_length, seed=args.seed,
+                             truncate=args.model == "transformer")
+    if args.n_warmup_steps:
+        optimizer = optimizers.Adam(1.0)  # The schedule sets the step size.
+        schedule = optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate)
+    else:
+        optimizer, schedule = optimizers.Adam(args.learning_rate), None
     train_task = training.TrainTask(
         labeled_data=pipeline(train_stream), loss_layer=tl.WeightedCategoryCrossEntropy(),
-        optimizer=optimizers.Adam(args.learning_rate),
+        optimizer=optimizer, lr_schedule=schedule,
         n_steps_per_checkpoint=args.n_steps_per_checkpoint)
     eval_task = training.EvalTask(
         labeled_data=pipeline(eval_stream),
@@ -203,7 +232,7 @@ def train(args, data_dir, vocab, output_dir, config):
         n_eval_batches=args.n_eval_batches)
     n_vocab = data.vocab_size(vocab_file=vocab)
     loop = text_common.run_loop(args, lambda mode: sentiment_model(args.model, n_vocab, mode,
-                                                                args.max_length),
+                                                                args.max_length, args.dropout),
                                 train_task, eval_task, output_dir, config)
     return loop, pipeline(data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
                                     data_dir=data_dir)())

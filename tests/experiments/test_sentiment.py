@@ -104,3 +104,22 @@ def test_sentiment_trains_the_zoos_transformer(tmp_path, tiny_imdb, capsys):
     assert summary["model"] == "transformer" and summary["steps"] == 2
     assert 0 <= summary["held_out_accuracy"] <= 1
     assert "sentiment probabilities" in capsys.readouterr().out
+
+
+def test_transformer_pipeline_truncates_and_fills_buckets_by_tokens(tmp_path, monkeypatch):
+    from trax_rl import data
+
+    vocab = str(tmp_path / "vocab.model")
+    data.train_vocab(GOOD + BAD, 40, vocab_file=vocab)
+    monkeypatch.setattr(sentiment, "TOKENS_PER_BATCH", 64)
+    texts = [" ".join(GOOD[i % 4].split() * (1 + i % 5)) for i in range(400)]
+    stream = iter([(t, np.int64(i % 2)) for i, t in enumerate(texts)])
+    batches = list(sentiment.data_pipeline(vocab, max_length=16, truncate=True)(stream))
+    assert batches
+    widths = set()
+    for inputs, labels, weights in batches:
+        width = inputs.shape[1]
+        assert width in (2, 4, 6, 8, 10, 12, 14, 16)  # eight buckets up to max_length
+        assert inputs.shape[0] == labels.shape[0] == weights.shape[0] == 64 // width
+        widths.add(width)
+    assert 16 in widths  # the long reviews, cut to 16 tokens rather than dropped
