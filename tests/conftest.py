@@ -29,6 +29,7 @@ def pytest_configure(config):
     path = (config.workerinput.get(_CACHE_ENV) if hasattr(config, "workerinput")
             else config._jax_cache_dir)
     if path:
+        os.environ[_CACHE_ENV] = path  # For the scripts tests start: `shared_cache_flag`.
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)

@@ -197,8 +197,11 @@ def test_a_run_never_replaces_an_earlier_one_unless_asked(tmp_path):
 
 def test_default_run_folders_are_unique_and_reported(tmp_path, capsys):
     """Run from outside the repo root (the installed package), twice, with no --output_dir."""
-    cmd = [sys.executable, "-m", "experiments.ppo", *TINY, "--total_timesteps=256",
-           "--seed=11", f"--compilation_cache={tmp_path / 'cache'}"]  # Run 2 loads run 1's.
+    # The session's compilation cache: both runs load test_cli's programs (or the first
+    # run's); the seed is an argument, not part of the program.
+    cache = os.environ.get("TRAX_RL_TEST_JAX_CACHE", str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "experiments.ppo", *TINY, "--seed=11",
+           f"--compilation_cache={cache}"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for expected in ("ppo_CartPole-v1_seed11", "ppo_CartPole-v1_seed11-2"):
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
