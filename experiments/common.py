@@ -373,7 +373,8 @@ def _train(backend, state, progress, args, writer, watchdog, save):
     without saving: the checkpoint stays the last good one.
 
     The next chunk is queued before this one's metrics are read: JAX dispatches it
-    asynchronously, so the device trains while the host logs and saves.
+    asynchronously, so the device trains while the host logs and saves (the bridge's
+    host-stepped chunks simply run one ahead of the logging).
     """
     chunk, batch = backend.chunk, progress.batch_size
     bar = runs.progress_bar(backend.num_updates * batch, initial=progress.env_steps,
