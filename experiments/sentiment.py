@@ -49,6 +49,12 @@ class Args(text_common.TextArgs):
     transformer, its context length: longer reviews are truncated to it."""
     dropout: float = 0.1
     """The transformer's dropout rate (Trax's default 0.1)."""
+    d_model: int = 128
+    """The transformer's width (its feed-forward width is 2 * d_model)."""
+    n_layers: int = 2
+    """The transformer's encoder blocks."""
+    n_heads: int = 4
+    """The transformer's attention heads (they must divide --d_model)."""
     n_warmup_steps: int = 0
     """Steps of linear warmup to --learning_rate, then Trax's reciprocal-sqrt decay;
     0 keeps the learning rate constant (the seed's setting)."""
@@ -56,8 +62,10 @@ class Args(text_common.TextArgs):
     """Also score a majority-class and a bag-of-words logistic-regression baseline."""
 
 
-def sentiment_model(name, vocab_size, mode="train", max_len=2048, dropout=0.1):
-    """The classifier: the seed's bag-of-embeddings model, an LSTM, or a Transformer."""
+def sentiment_model(name, vocab_size, mode="train", max_len=2048, dropout=0.1,  # noqa: PLR0913
+                    d_model=128, n_layers=2, n_heads=4):
+    """The classifier: the seed's bag-of-embeddings model, an LSTM, or a Transformer
+    (the last four arguments size the Transformer only)."""
     import trax_rl.layers as tl
 
     if name == "bow":
@@ -72,8 +80,9 @@ def sentiment_model(name, vocab_size, mode="train", max_len=2048, dropout=0.1):
     if name == "transformer":
         from trax_rl.models import TransformerEncoder
 
-        return tl.Serial(TransformerEncoder(vocab_size, n_classes=2, d_model=128, d_ff=256,
-                                            n_layers=2, n_heads=4, max_len=max_len,
+        return tl.Serial(TransformerEncoder(vocab_size, n_classes=2, d_model=d_model,
+                                            d_ff=2 * d_model, n_layers=n_layers,
+                                            n_heads=n_heads, max_len=max_len,
                                             dropout=dropout, mode=mode),
                          tl.LogSoftmax())  # The encoder returns logits.
     raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
@@ -193,6 +202,12 @@ def run(args):
         raise text_common.UsageError(f"--n_warmup_steps must be >= 0, got {args.n_warmup_steps}")
     if not 0.0 <= args.dropout < 1.0:
         raise text_common.UsageError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if min(args.d_model, args.n_layers, args.n_heads) < 1:
+        raise text_common.UsageError(f"--d_model, --n_layers and --n_heads must be >= 1, got "
+                                     f"{args.d_model}, {args.n_layers} and {args.n_heads}")
+    if args.d_model % args.n_heads:
+        raise text_common.UsageError(f"--d_model={args.d_model} must be divisible by "
+                                     f"--n_heads={args.n_heads}")
     data_dir = os.path.expanduser(args.data_dir or data.default_data_dir())
     runs.use_compilation_cache(args.compilation_cache)
     _prepare(data_dir)
@@ -231,9 +246,11 @@ def train(args, data_dir, vocab, output_dir, config):
         metrics=[tl.WeightedCategoryCrossEntropy(), tl.WeightedCategoryAccuracy()],
         n_eval_batches=args.n_eval_batches)
     n_vocab = data.vocab_size(vocab_file=vocab)
-    loop = text_common.run_loop(args, lambda mode: sentiment_model(args.model, n_vocab, mode,
-                                                                args.max_length, args.dropout),
-                                train_task, eval_task, output_dir, config)
+    def model(mode):
+        return sentiment_model(args.model, n_vocab, mode, args.max_length, args.dropout,
+                               args.d_model, args.n_layers, args.n_heads)
+
+    loop = text_common.run_loop(args, model, train_task, eval_task, output_dir, config)
     return loop, pipeline(data.TFDS("imdb_reviews", keys=("text", "label"), train=False,
                                     data_dir=data_dir)())
 

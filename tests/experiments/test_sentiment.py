@@ -62,6 +62,15 @@ def test_bad_flags_and_mismatched_runs_exit_2(tmp_path, tiny_imdb, capsys):
                                    _argv(tmp_path, tiny_imdb, "--model=cnn"))
     assert e.value.code == 2
     assert "--model must be one of bow, lstm, transformer, got 'cnn'" in capsys.readouterr().err
+    for flags, message in [(["--n_warmup_steps=-1"], "--n_warmup_steps must be >= 0, got -1"),
+                           (["--dropout=1"], "--dropout must be in [0, 1), got 1.0"),
+                           (["--d_model=10", "--n_heads=4"],
+                            "--d_model=10 must be divisible by --n_heads=4")]:
+        with pytest.raises(SystemExit) as e:
+            sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                       _argv(tmp_path, tiny_imdb, *flags))
+        assert e.value.code == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
     sentiment.text_common.main(sentiment.run, sentiment.Args,
                                _argv(tmp_path, tiny_imdb, "--no_baselines", "--n_steps=2"))
     capsys.readouterr()
