@@ -136,7 +136,11 @@ class TensorBoardSink(Sink):
         from tensorboardX.proto import event_pb2
         os.makedirs(self.logdir, exist_ok=True)
         self._event_pb2 = event_pb2
-        self._events = EventsWriter(os.path.join(self.logdir, "events"))
+        # tensorboardX names the file by the second it opens and writes it with "wb": a
+        # run resumed within the same second as the killed one would overwrite that
+        # file's events. Nanoseconds make the name unique and keep files in time order.
+        self._events = EventsWriter(os.path.join(self.logdir, "events"),
+                                    filename_suffix=f".{time.time_ns()}")
         if self._purge_step is not None:
             # A resumed run: TensorBoard hides the events at steps >= purge_step that
             # a killed run logged after its last checkpoint (what SummaryWriter writes).

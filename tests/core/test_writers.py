@@ -69,6 +69,21 @@ def test_tensorboard_events_read_back(tmp_path):
     assert "config/text_summary" in acc.Tags()["tensors"]
 
 
+def test_tensorboard_resume_in_the_same_second_keeps_the_earlier_events(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    for steps, purge_step in [(range(1, 5), None), (range(3, 7), 3)]:  # killed after 4
+        writer = writers.MetricWriter([writers.TensorBoardSink(tmp_path, purge_step)],
+                                      enabled=True)
+        for step in steps:
+            writer.write(step, {"loss": float(step)})
+        writer.close()
+    assert len(os.listdir(tmp_path)) == 2  # One file per session, none overwritten.
+    acc = event_accumulator.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3, 4, 5, 6]
+
+
 class BrokenSink(writers.Sink):
     name = "broken"
 
