@@ -107,26 +107,26 @@ def test_kill_anywhere_then_resume_matches_the_uninterrupted_run(
 
 def test_resume_accepts_flags_that_do_not_change_the_computation(tmp_path, cache):
     out = str(tmp_path / "run")
-    _run(out, cache, "--total_timesteps=256")
+    _run(out, cache)
     moved = str(tmp_path / "moved")
     os.rename(out, moved)
-    summary = _run(moved, cache, "--total_timesteps=256", "--resume", "--eval_episodes=5",
+    summary = _run(moved, cache, "--resume", "--eval_episodes=5",
                    "--hang_timeout=60", "--progress=True")
     assert summary["eval_episodes"] == 5
     with pytest.raises(SystemExit) as exit_info:
-        _run(moved, cache, "--total_timesteps=256", "--resume", "--learning_rate=0.1")
+        _run(moved, cache, "--resume", "--learning_rate=0.1")
     assert exit_info.value.code == 2
 
 
 def test_resume_from_a_corrupt_checkpoint_is_one_line_and_writes_nothing(tmp_path, cache):
     out = tmp_path / "run"
-    _run(str(out), cache, "--total_timesteps=256")
+    _run(str(out), cache)
     with open(out / "checkpoint.ckpt", "r+b") as f:
         f.seek(100)
         f.write(b"\x00" * 64)
     before = {n: (out / n).read_bytes() for n in os.listdir(out)}
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.ppo", *TINY, "--total_timesteps=256", "--resume",
+        [sys.executable, "-m", "experiments.ppo", *TINY, "--resume",
          f"--output_dir={out}", "--compilation_cache="],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2, result.stderr
