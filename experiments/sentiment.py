@@ -123,13 +123,12 @@ def held_out_batches(data_dir, vocab_file, split_train=False, truncate=None):
     stream = data.Serial(
         data.TFDS("imdb_reviews", keys=("text", "label"), train=split_train,
                   data_dir=data_dir, shuffle=False, repeat=False),
-        data.Tokenize(vocab_file=vocab_file, keys=[0]))()
+        data.Tokenize(vocab_file=vocab_file, keys=[0]),
+        data.TruncateToLength({0: (truncate,)} if truncate else None))()
     while True:
         chunk = list(itertools.islice(stream, 64))
         if not chunk:
             return
-        if truncate:
-            chunk = [(ex[0][:truncate],) + tuple(ex[1:]) for ex in chunk]
         chunk.sort(key=lambda ex: len(ex[0]))  # Similar lengths pad less.
         for i in range(0, len(chunk), 16):
             examples = chunk[i:i + 16]

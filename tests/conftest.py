@@ -9,7 +9,8 @@ hit returns the very executable a compile would have built.
 The fast tests also ask XLA for its cheapest compile (`jax_disable_most_optimizations`,
 in this process and, through the environment, in the scripts they start): they check
 what programs compute, not how fast, and compiling is most of their time (the seed-
-batching and Reformer tests took 36 s instead of 71 s). The slow learning runs keep the default optimizations.
+batching and Reformer tests took 36 s instead of 71 s). The slow learning runs keep the
+default optimizations.
 """
 
 import os
@@ -29,7 +30,7 @@ def pytest_configure(config):
     path = (config.workerinput.get(_CACHE_ENV) if hasattr(config, "workerinput")
             else config._jax_cache_dir)
     if path:
-        os.environ[_CACHE_ENV] = path  # For the scripts tests start: `shared_cache_flag`.
+        os.environ[_CACHE_ENV] = path  # Scripts that tests start take it as --compilation_cache.
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
