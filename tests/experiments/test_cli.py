@@ -148,7 +148,8 @@ def test_help_lists_every_hyperparameter_with_its_default():
     ("ppo", ["--torso=transformer", "--window=4"]),
     ("ppo", ["--torso=lstm", "--num_minibatches=2", "--env=CartPoleNoVelocity-v1"]),
     ("ppo", ["--env=Pendulum-v1", "--num_minibatches=2"]),
-    ("ppo", ["--env=MinAtar/Breakout-v1", "--torso=cnn", "--num_minibatches=2"]),  # pixels
+    pytest.param("ppo", ["--env=MinAtar/Breakout-v1", "--torso=cnn", "--num_minibatches=2"],
+                 marks=pytest.mark.xla_optimized),  # Pixels: AtariCnn runs slowly unoptimized.
     ("ppo", ["--bridge"]),
     ("a2c", ["--bridge", "--normalize_obs", "--normalize_reward"]),
     ("awr", ["--normalize_obs", "--normalize_reward", "--value_steps=2", "--policy_steps=2",
