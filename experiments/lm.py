@@ -166,7 +166,8 @@ def sample(args, output_dir, vocab, n_vocab):
                          input_signature=shapes.ShapeDtype((args.n_samples, 1), np.int32))
     tokens = decoding.autoregressive_sample(model, batch_size=args.n_samples,
                                             temperature=args.temperature,
-                                            max_length=args.sample_length)
+                                            max_length=args.sample_length,
+                                            eos_id=None)  # EOS separates lines here.
     texts = [data.detokenize(row, vocab_file=vocab) for row in np.asarray(tokens)]
     for text in texts:
         print(f"sample: {text}")

@@ -12,8 +12,8 @@ Training: `Tokenize` -> EOS appended to the German side -> `Shuffle` -> `FilterB
 -> `BucketByLength` -> `AddLossWeights()`, `trax_rl.models.Transformer` (one shared
 embedding, as the seed's ende_wmt32k), `WeightedCategoryCrossEntropy`, Adam with
 Trax's warmup and rsqrt decay, `Loop.run`. The loss weights cover the padding after EOS
-too (the seed's `AddLossWeights()`): the model learns to emit padding after EOS, so the
-seed's decoding flow (100 tokens, no `eos_id`) ends in padding that `detokenize` drops.
+too (the seed's `AddLossWeights()`): the model learns to emit padding after EOS. The
+seed's decoding flow stops at EOS (Trax's default `eos_id=1`) and drops it with `[:-1]`.
 
 The run folder holds the vocabulary (`ende.model`) next to `model.ckpt`. Then the
 seed's five lines run on those files (`translate_like_the_seed`), and the

@@ -138,11 +138,12 @@ def autoregressive_sample_stream(model, inputs=None, prefix=None, batch_size=1,
 
 
 def autoregressive_sample(model, inputs=None, prefix=None, batch_size=1, temperature=1.0,
-                          max_length=100, eos_id=None, rng=None, start_id=0):
+                          max_length=100, eos_id=1, rng=None, start_id=0):
     """Returns `(B, n)` sampled token ids, `n <= max_length`; see the stream for arguments.
 
-    With `eos_id`, decoding stops once every row has produced it, and a row's tokens after
-    its `eos_id` are 0 (padding).
+    Decoding stops once every row has produced `eos_id` (Trax's 1, the EOS of Trax's and
+    our vocabularies), and a row's tokens after its `eos_id` are 0 (padding) where Trax
+    keeps sampling them; `eos_id=None` always decodes `max_length` tokens.
     """
     if max_length < 1:
         raise ValueError(f"max_length must be >= 1, got {max_length}")
@@ -182,12 +183,13 @@ def _beam_step(model, weights, state, inputs, tokens, scores, beam_size, eos_id,
 
 
 def beam_search(model, inputs=None, prefix=None, batch_size=1, beam_size=4,
-                max_length=100, eos_id=None, start_id=0):
+                max_length=100, eos_id=1, start_id=0):
     """Returns `(sequences (B, K, n), log-probabilities (B, K))`, best beam first.
 
     Each example's prompt runs once; its cache is then copied to `beam_size` rows, which
     are reordered with the surviving beams after every step. A beam that emitted `eos_id`
-    is finished: it keeps its score and continues with padding (0).
+    is finished: it keeps its score and continues with padding (0); `eos_id=None`
+    never finishes a beam.
     """
     if beam_size < 1 or max_length < 1:
         raise ValueError(f"beam_size and max_length must be >= 1, got {beam_size}, {max_length}")

@@ -84,7 +84,13 @@ def test_beam_search_with_one_beam_is_greedy_and_beams_are_sorted():
 def test_eos_stops_and_pads_and_sampling_uses_the_rng():
     _, predict = _lm_pair()
     greedy = decoding.autoregressive_sample(predict, prefix=[[3]], temperature=0.0,
-                                            max_length=8)
+                                            max_length=8, eos_id=None)
+    assert greedy.shape == (1, 8)
+    # Trax's default: stop at EOS, id 1.
+    np.testing.assert_array_equal(
+        decoding.autoregressive_sample(predict, prefix=[[3]], temperature=0.0, max_length=8),
+        decoding.autoregressive_sample(predict, prefix=[[3]], temperature=0.0, max_length=8,
+                                       eos_id=1))
     eos = int(greedy[0, 2])
     stopped = decoding.autoregressive_sample(predict, prefix=[[3]], temperature=0.0,
                                              max_length=8, eos_id=eos)
@@ -100,6 +106,6 @@ def test_eos_stops_and_pads_and_sampling_uses_the_rng():
 def test_decoding_past_max_len_raises():
     _, predict = _lm_pair()
     with pytest.raises(Exception, match="past max_len=16"):
-        decoding.autoregressive_sample(predict, prefix=[[1] * 10], max_length=10)
+        decoding.autoregressive_sample(predict, prefix=[[1] * 10], max_length=10, eos_id=None)
     with pytest.raises(ValueError, match="temperature"):
         decoding.autoregressive_sample(predict, temperature=-1.0)
