@@ -11,7 +11,8 @@ in this process and, through the environment, in the scripts they start): they c
 what programs compute, not how fast, and compiling is most of their time (the seed-
 batching and Reformer tests took 36 s instead of 71 s). The slow learning runs keep the
 default optimizations, and so do fast tests marked `xla_optimized`, whose unoptimized
-programs run longer than optimizing them takes (the pixel PPO run: 28 s instead of 16 s).
+programs run longer than optimizing them takes (the pixel PPO run, under load: 28 s
+instead of 16 s).
 """
 
 import os
