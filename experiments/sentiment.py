@@ -40,6 +40,9 @@ class Args(text_common.TextArgs):
     TransformerEncoder)."""
     learning_rate: float = 0.01
     """Adam's learning rate (the seed's 0.01)."""
+    weight_decay_rate: float = 1e-5
+    """Adam's weight decay per step, as in Trax: each weight is multiplied by
+    (1 - rate) every step, whatever the learning rate (Trax's default 1e-5)."""
     n_eval_batches: int = 20
     """Batches per periodic eval (the seed's 20); the final score uses the whole split."""
     n_steps_per_checkpoint: int = 500
@@ -199,6 +202,9 @@ def run(args):
                                      f"{args.model!r}")
     if args.n_warmup_steps < 0:
         raise text_common.UsageError(f"--n_warmup_steps must be >= 0, got {args.n_warmup_steps}")
+    if not 0.0 <= args.weight_decay_rate < 1.0:
+        raise text_common.UsageError(f"--weight_decay_rate must be in [0, 1), got "
+                                     f"{args.weight_decay_rate}")
     if not 0.0 <= args.dropout < 1.0:
         raise text_common.UsageError(f"--dropout must be in [0, 1), got {args.dropout}")
     if min(args.d_model, args.n_layers, args.n_heads) < 1:
@@ -231,14 +237,12 @@ def train(args, data_dir, vocab, output_dir, config):
                             data_dir=data_dir)()
     pipeline = data_pipeline(vocab, args.max_length, seed=args.seed,
                              truncate=args.model == "transformer")
-    if args.n_warmup_steps:
-        optimizer = optimizers.Adam(1.0)  # The schedule sets the step size.
-        schedule = optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate)
-    else:
-        optimizer, schedule = optimizers.Adam(args.learning_rate), None
+    schedule = (optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate)
+                if args.n_warmup_steps else None)  # When given, it is the learning rate.
     train_task = training.TrainTask(
         labeled_data=pipeline(train_stream), loss_layer=tl.WeightedCategoryCrossEntropy(),
-        optimizer=optimizer, lr_schedule=schedule,
+        optimizer=optimizers.Adam(args.learning_rate, args.weight_decay_rate),
+        lr_schedule=schedule,
         n_steps_per_checkpoint=args.n_steps_per_checkpoint)
     eval_task = training.EvalTask(
         labeled_data=pipeline(eval_stream),

@@ -163,7 +163,8 @@ def train(args, train_pairs, eval_pairs, vocab, output_dir, config):
             data.Arrays(en, de, shuffle=is_train, seed=args.seed)())
 
     train_task = training.TrainTask(
-        stream(train_pairs, True), tl.WeightedCategoryCrossEntropy(), optimizers.Adam(1.0),
+        stream(train_pairs, True), tl.WeightedCategoryCrossEntropy(),
+        optimizers.Adam(args.learning_rate),
         lr_schedule=optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate),
         n_steps_per_checkpoint=args.n_steps_per_checkpoint)
     eval_task = training.EvalTask(

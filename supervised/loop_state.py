@@ -22,9 +22,9 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from trax_rl import fastmath
+from trax_rl import optimizers
 from trax_rl import runs
 from trax_rl import shapes
 from trax_rl import train_state
@@ -73,9 +73,7 @@ class _End:
 def _optimizer(task):
     if task.lr_schedule is None:
         return task.optimizer
-    # optax counts updates from 0; Trax's schedules take the 1-based step.
-    return optax.chain(task.optimizer,
-                       optax.scale_by_schedule(lambda count: task.lr_schedule(count + 1)))
+    return optimizers.with_schedule(task.optimizer, task.lr_schedule)
 
 
 class Runner:

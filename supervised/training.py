@@ -83,9 +83,11 @@ class TrainTask:
       labeled_data: iterator of batches `(inputs..., targets[, weights])` of numpy arrays.
       loss_layer: layer mapping `(model_output, targets[, weights])` to a scalar.
       optimizer: an optax `GradientTransformation` (e.g. `trax_rl.optimizers.Adam(0.01)`).
-      lr_schedule: optional function of the step; when given, the optimizer's updates
-        are multiplied by `lr_schedule(step)`, so build the optimizer with
-        `learning_rate=1.0` (or pass the schedule to the optimizer instead).
+      lr_schedule: optional schedule, as in Trax: when given, it is the optimizer's
+        learning rate at every step, replacing the rate the optimizer was built with
+        (`trax_rl.optimizers.with_schedule`). Like every `trax_rl.optimizers` schedule
+        it is called with the number of updates already applied (0 first), so
+        `optimizers.warmup_and_rsqrt_decay` gives Trax's rate at Trax's 1-based step.
       n_steps_per_checkpoint: steps between checkpoints (and, by default, evals).
       n_steps_per_permanent_checkpoint: steps between kept `model_<step>.ckpt` files.
     """
@@ -317,7 +319,8 @@ class Loop:
         metrics["train/steps_per_second"] = n_steps / max(elapsed, 1e-9)
         for task in self._tasks:
             if task.lr_schedule is not None:
-                metrics["train/learning_rate"] = float(task.lr_schedule(self._step))
+                # The rate of the update that made this step.
+                metrics["train/learning_rate"] = float(task.lr_schedule(self._step - 1))
         self._sums = [[0.0, 0] for _ in self._tasks]
         return metrics
 

@@ -3,6 +3,9 @@
 Every optimizer returns an `optax.GradientTransformation` with Trax's default
 hyperparameters; the update math is optax's, composed to match Trax's formulas.
 `learning_rate` is a float or any optax schedule (a function of the step count).
+It lives in the optimizer's state (`optax.inject_hyperparams`), where Trax keeps it in
+`opt_params`, so `with_schedule` (what a `TrainTask`'s `lr_schedule` uses) can set it
+at every step, as Trax's training loop does.
 
 Conventions shared by all of them:
 
@@ -35,6 +38,7 @@ __all__ = [
     "linear",
     "warmup_and_rsqrt_decay",
     "warmup_cosine",
+    "with_schedule",
 ]
 
 
@@ -86,12 +90,50 @@ def _finish(core, weight_decay_rate=0.0, clip_grad_norm=None):
     return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
+def _injected(build, learning_rate):
+    """`build(learning_rate)` with the rate kept in the optimizer state."""
+    return optax.inject_hyperparams(build)(learning_rate=learning_rate)
+
+
+def with_schedule(optimizer, schedule):
+    """`optimizer` with its learning rate set to `schedule(count)` before each update.
+
+    `count` is the number of updates already applied (0 first). This is Trax's
+    `lr_schedule`: the schedule replaces the rate the optimizer was built with, and
+    Trax's weight decay (not scaled by the rate) is unchanged. `optimizer` must keep
+    a constant `learning_rate` in its state, as every optimizer of this module and
+    `optax.inject_hyperparams(...)(learning_rate=...)` do.
+    """
+    def init(params):
+        state = optimizer.init(params)
+        hyperparams = getattr(state, "hyperparams", {})
+        if "learning_rate" not in hyperparams:
+            raise TypeError(
+                "an lr_schedule sets the optimizer's learning rate, but this optimizer "
+                "keeps none in its state: build it with trax_rl.optimizers (Adam, SGD, ...) "
+                "or optax.inject_hyperparams(...)(learning_rate=...), or pass the schedule "
+                "to it as its learning_rate instead")
+        if "learning_rate" in getattr(state, "hyperparams_states", {}):
+            raise ValueError(
+                "the optimizer already follows a learning-rate schedule; give the schedule "
+                "either to the optimizer (learning_rate=) or as lr_schedule, not both")
+        return state
+
+    def update(updates, state, params=None):
+        rate = state.hyperparams["learning_rate"]
+        hyperparams = {**state.hyperparams,
+                       "learning_rate": jnp.asarray(schedule(state.count), rate.dtype)}
+        return optimizer.update(updates, state._replace(hyperparams=hyperparams), params)
+
+    return optax.GradientTransformation(init, update)
+
+
 # ------------------------------------------------------------- optimizers ---
 
 def SGD(learning_rate=0.0001):  # noqa: N802 -- Trax's class names.
     """Plain SGD: `w -= lr * g` (Trax's `SGD`, no weight decay)."""
     _check_learning_rate(learning_rate)
-    return optax.sgd(learning_rate)
+    return _injected(optax.sgd, learning_rate)
 
 
 def Momentum(learning_rate=0.01, mass=0.9, weight_decay_rate=1e-5,  # noqa: N802
@@ -104,9 +146,12 @@ def Momentum(learning_rate=0.01, mass=0.9, weight_decay_rate=1e-5,  # noqa: N802
     _check_learning_rate(learning_rate)
     _check_range("mass", mass, 0.0, 1.0)
     _check_nonnegative("weight_decay_rate", weight_decay_rate)
-    core = optax.chain(optax.trace(decay=mass, nesterov=nesterov),
-                       optax.scale_by_learning_rate(learning_rate))
-    return _finish(core, weight_decay_rate)
+    def build(learning_rate):
+        core = optax.chain(optax.trace(decay=mass, nesterov=nesterov),
+                           optax.scale_by_learning_rate(learning_rate))
+        return _finish(core, weight_decay_rate)
+
+    return _injected(build, learning_rate)
 
 
 def Adam(learning_rate=0.0001, weight_decay_rate=1e-5, b1=0.9, b2=0.999,  # noqa: N802
@@ -122,8 +167,9 @@ def Adam(learning_rate=0.0001, weight_decay_rate=1e-5, b1=0.9, b2=0.999,  # noqa
     _check_nonnegative("eps", eps)
     _check_nonnegative("weight_decay_rate", weight_decay_rate)
     _check_clip(clip_grad_norm)
-    return _finish(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps),
-                   weight_decay_rate, clip_grad_norm)
+    return _injected(lambda learning_rate: _finish(
+        optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), weight_decay_rate, clip_grad_norm),
+        learning_rate)
 
 
 def RMSProp(learning_rate=0.001, gamma=0.9, eps=1e-8,  # noqa: N802
@@ -137,9 +183,9 @@ def RMSProp(learning_rate=0.001, gamma=0.9, eps=1e-8,  # noqa: N802
     _check_range("gamma", gamma, 0.0, 1.0)
     _check_nonnegative("eps", eps)
     _check_clip(clip_grad_norm)
-    core = optax.rmsprop(learning_rate, decay=gamma, eps=eps, initial_scale=1.0,
-                         eps_in_sqrt=False)
-    return _finish(core, clip_grad_norm=clip_grad_norm)
+    return _injected(lambda learning_rate: _finish(
+        optax.rmsprop(learning_rate, decay=gamma, eps=eps, initial_scale=1.0,
+                      eps_in_sqrt=False), clip_grad_norm=clip_grad_norm), learning_rate)
 
 
 def Adafactor(learning_rate=0.05, factored=True,  # noqa: N802
@@ -160,7 +206,7 @@ def Adafactor(learning_rate=0.05, factored=True,  # noqa: N802
     _check_nonnegative("epsilon1", epsilon1)
     if do_clipping:
         _check_range("clipping_threshold", clipping_threshold, 1.0, math.inf)
-    return optax.adafactor(
+    return _injected(lambda learning_rate: optax.adafactor(
         learning_rate,
         min_dim_size_to_factor=min_dim_size_to_factor,
         decay_rate=decay_rate,
@@ -169,7 +215,7 @@ def Adafactor(learning_rate=0.05, factored=True,  # noqa: N802
         momentum=beta1 if do_momentum else None,
         weight_decay_rate=weight_decay_rate or None,
         eps=epsilon1,
-        factored=factored)
+        factored=factored), learning_rate)
 
 
 # -------------------------------------------------------------- schedules ---

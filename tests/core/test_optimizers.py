@@ -138,6 +138,28 @@ def test_learning_rate_may_be_a_schedule():
     assert_trees_close(run(optimizers.SGD(optimizers.constant(0.1))), run(optax.sgd(0.1)))
 
 
+def test_with_schedule_replaces_the_learning_rate_but_not_trax_weight_decay():
+    # Trax's lr_schedule sets opt_params['learning_rate']: the rate the optimizer was
+    # built with is ignored, and the decay (1 - rate) * w is not scaled by it.
+    schedule = optimizers.linear(0.1, 0.0, 3)
+    for make in (lambda lr: optimizers.Adam(lr, weight_decay_rate=0.05),
+                 lambda lr: optimizers.Momentum(lr, weight_decay_rate=0.05), optimizers.SGD,
+                 optimizers.RMSProp, optimizers.Adafactor):
+        assert_trees_close(run(optimizers.with_schedule(make(0.5), schedule)),
+                           run(make(schedule)))
+    scheduled = run(optimizers.with_schedule(optimizers.Adam(0.5, weight_decay_rate=0.05),
+                                             optimizers.constant(0.0)))
+    assert_trees_close(scheduled, jax.tree.map(lambda w: w * 0.95 ** 3, PARAMS))
+
+
+def test_with_schedule_needs_a_learning_rate_it_can_set():
+    with pytest.raises(TypeError, match="keeps none in its state.*inject_hyperparams"):
+        optimizers.with_schedule(optax.adam(0.1), optimizers.constant(0.1)).init(PARAMS)
+    with pytest.raises(ValueError, match="already follows a learning-rate schedule"):
+        optimizers.with_schedule(optimizers.Adam(optimizers.constant(0.1)),
+                                 optimizers.constant(0.1)).init(PARAMS)
+
+
 @pytest.mark.parametrize("make, pattern", [
     (lambda: optimizers.Adam(-0.1), r"learning_rate=-0\.1.*>= 0"),
     (lambda: optimizers.Adam(float("nan")), r"learning_rate=nan"),

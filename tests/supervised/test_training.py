@@ -188,19 +188,27 @@ def test_several_tasks_take_turns(tmp_path, task_data):
         training.Loop(make_model(), tasks)
 
 
-def test_lr_schedule_scales_updates(tmp_path, task_data):
+def test_lr_schedule_is_the_learning_rate_as_in_trax(tmp_path, task_data):
+    # Trax's schedule replaces the optimizer's own rate (Adam(0.5) here); a zero
+    # schedule leaves the weights where they were (no weight decay: SGD).
     x, y = task_data
-    weights = []
-    for schedule in (None, lambda step: 0.0):
+    schedule = optimizers.warmup_and_rsqrt_decay(2, 0.05)
+    runs = {}
+    for name, optimizer, lr_schedule in (
+            ("task_schedule", optimizers.Adam(0.5), schedule),
+            ("optimizer_schedule", optimizers.Adam(schedule), None),
+            ("zero", optimizers.SGD(1.0), lambda step: 0.0)):
         task = training.TrainTask(pipeline(x, y)(), tl.WeightedCategoryCrossEntropy(),
-                                  optimizers.SGD(1.0), lr_schedule=schedule)
+                                  optimizer, lr_schedule=lr_schedule)
         loop = training.Loop(make_model(), task)
         initial = jax.tree.map(np.array, loop.model.weights)
         loop.run(3)
-        weights.append((initial, loop.model.weights))
-    assert not np.array_equal(jax.tree.leaves(weights[0][0])[0],
-                              jax.tree.leaves(weights[0][1])[0])
-    jax.tree.map(np.testing.assert_array_equal, *weights[1])
+        runs[name] = (initial, loop.model.weights)
+    jax.tree.map(np.testing.assert_allclose, runs["task_schedule"][1],
+                 runs["optimizer_schedule"][1])
+    assert not np.array_equal(jax.tree.leaves(runs["task_schedule"][0])[0],
+                              jax.tree.leaves(runs["task_schedule"][1])[0])
+    jax.tree.map(np.testing.assert_array_equal, *runs["zero"])
 
 
 def test_tensorboard_events_read_back(tmp_path, task_data):
