@@ -13,6 +13,14 @@ batching and Reformer tests took 36 s instead of 71 s). The slow learning runs k
 default optimizations, and so do fast tests marked `xla_optimized`, whose unoptimized
 programs run longer than optimizing them takes (the pixel PPO run, under load: 28 s
 instead of 16 s).
+
+Every test process, and every script a test starts, compiles with XLA:CPU's classic
+elemental emitters instead of its newer fusion emitters
+(`--xla_cpu_use_fusion_emitters=false` in `XLA_FLAGS`, read when the backend starts, so
+it is set here, before any test runs a computation). For the test suite's small
+programs this compiles 2.4x faster (a PPO probe: 3.3 s instead of 7.9 s, on a shared
+core) and runs them a little slower (1.6 s instead of 1.0 s). Tests that start scripts
+with flags of their own append them to this `XLA_FLAGS`.
 """
 
 import os
@@ -21,6 +29,11 @@ import tempfile
 
 import jax
 import pytest
+
+_FAST_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
+if _FAST_COMPILE_FLAG not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE_FLAG}".strip()
+
 
 _CACHE_ENV = "TRAX_RL_TEST_JAX_CACHE"
 _CHEAP_ENV = "JAX_DISABLE_MOST_OPTIMIZATIONS"

@@ -1,8 +1,9 @@
 """A seed trained inside a vmapped batch computes what it computes alone (issue #12 item 3).
 
-Same keys, same data: after one update the batched seed's rollout is identical and its
-parameters agree with the single-seed run's to float32 rounding. (They are not bit-equal:
-XLA reduces a batched matmul in another order, and RL training amplifies such 1e-7
+Same keys, same data: after one update the batched seed's rollout and parameters agree
+with the single-seed run's to float32 rounding. (They are not bit-equal: XLA reduces a
+batched matmul in another order, and XLA:CPU's classic emitters, which the tests use,
+round one CartPole observation in 16 differently (1.5e-8); RL training amplifies such
 differences over many updates into different, equally valid, runs; experiments/README.md
 says so.)
 """
@@ -28,7 +29,7 @@ def test_vmapped_seed_matches_the_single_seed_run():
 
     batched, batched_metrics = jax.jit(jax.vmap(first_update))(keys)
     alone, alone_metrics = jax.jit(first_update)(keys[2])
-    np.testing.assert_array_equal(batched.env.obs[2], alone.env.obs)  # Same rollout data.
+    np.testing.assert_allclose(batched.env.obs[2], alone.env.obs, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(batched_metrics["charts/episodes"][2],
                                   alone_metrics["charts/episodes"])
     for a, b in zip(jax.tree.leaves(batched.learner_state.params),

@@ -1,5 +1,9 @@
 """Tests for trax_rl.fastmath: the seed's printed values and backend switching."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -30,9 +34,18 @@ def test_seed_prints():
 def test_seed_tanh_is_within_one_ulp_of_trax_output():
     # The seed notebook printed 0.99999994 from the old XLA tanh approximation;
     # tanh(12) = 1 - 7.6e-11 correctly rounds to 1.0 in float32, which is what
-    # current XLA (and numpy) return. Both are within one float32 ulp.
-    product = fastnp.dot(fastnp.ones(3), fastnp.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]))
-    result = np.asarray(fastnp.tanh(product))
+    # current XLA (and numpy) return. Both are within one float32 ulp. What a user's
+    # process prints: XLA's default emitters, not the test session's classic ones
+    # (conftest), whose tanh is 3 ulps under 1.
+    flags = os.environ.get("XLA_FLAGS", "").replace("--xla_cpu_use_fusion_emitters=false", "")
+    env = dict(os.environ, XLA_FLAGS=flags)
+    env.pop("JAX_DISABLE_MOST_OPTIMIZATIONS", None)
+    script = ("import numpy as np; from trax_rl.fastmath import numpy as fastnp; "
+              "r = np.asarray(fastnp.tanh(fastnp.dot(fastnp.ones(3), fastnp.array("
+              "[[1, 2, 3], [4, 5, 6], [7, 8, 9]])))); print(r.dtype.name, r.tobytes().hex())")
+    dtype, data = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                 text=True, timeout=120, check=True).stdout.split()
+    result = np.frombuffer(bytes.fromhex(data), dtype)
     assert result.dtype == np.float32
     np.testing.assert_allclose(result, np.float32(0.99999994), rtol=0, atol=6e-8)
     np.testing.assert_array_equal(result, np.tanh(np.float32([12, 15, 18])))

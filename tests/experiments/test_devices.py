@@ -20,7 +20,8 @@ ARGS = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_st
 
 
 def _run(out, devices, *extra, cache=""):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
+           + f" --xla_force_host_platform_device_count={devices}"}
     subprocess.run(
         [sys.executable, "-m", "experiments.ppo", *ARGS, f"--compilation_cache={cache}",
          f"--output_dir={out}", *extra],

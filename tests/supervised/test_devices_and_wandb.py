@@ -38,8 +38,8 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_two_forced_devices_match_one():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__),
                                          env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
