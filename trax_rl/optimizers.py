@@ -3,9 +3,9 @@
 Every optimizer returns an `optax.GradientTransformation` with Trax's default
 hyperparameters; the update math is optax's, composed to match Trax's formulas.
 `learning_rate` is a float or any optax schedule (a function of the step count).
-It lives in the optimizer's state (`optax.inject_hyperparams`), where Trax keeps it in
-`opt_params`, so `with_schedule` (what a `TrainTask`'s `lr_schedule` uses) can set it
-at every step, as Trax's training loop does.
+They are `Optimizer`s, which remember how they were built, so that `with_schedule`
+(what a `TrainTask`'s `lr_schedule` uses) can replace their learning rate with a
+schedule, as Trax's training loop sets `opt_params['learning_rate']` at every step.
 
 Conventions shared by all of them:
 
@@ -29,6 +29,7 @@ import optax
 
 __all__ = [
     "Adafactor",
+    "Optimizer",
     "Adam",
     "Momentum",
     "RMSProp",
@@ -90,42 +91,42 @@ def _finish(core, weight_decay_rate=0.0, clip_grad_norm=None):
     return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
-def _injected(build, learning_rate):
-    """`build(learning_rate)` with the rate kept in the optimizer state."""
-    return optax.inject_hyperparams(build)(learning_rate=learning_rate)
+class Optimizer(optax.GradientTransformation):
+    """An optax `GradientTransformation` that knows how it was built.
+
+    `build(learning_rate)` builds it again with another learning rate (what
+    `with_schedule` does); `learning_rate` is the one it was built with.
+    """
+
+    build = None
+    learning_rate = None
+
+
+def _built(build, learning_rate):
+    optimizer = Optimizer(*build(learning_rate))
+    optimizer.build, optimizer.learning_rate = build, learning_rate
+    return optimizer
 
 
 def with_schedule(optimizer, schedule):
-    """`optimizer` with its learning rate set to `schedule(count)` before each update.
+    """`optimizer` built again with `schedule` as its learning rate.
 
-    `count` is the number of updates already applied (0 first). This is Trax's
-    `lr_schedule`: the schedule replaces the rate the optimizer was built with, and
-    Trax's weight decay (not scaled by the rate) is unchanged. `optimizer` must keep
-    a constant `learning_rate` in its state, as every optimizer of this module and
-    `optax.inject_hyperparams(...)(learning_rate=...)` do.
+    This is Trax's `lr_schedule` (what a `TrainTask`'s uses): the schedule replaces the
+    rate the optimizer was built with, and Trax's weight decay (not scaled by the rate)
+    is unchanged. Like every optax schedule, `schedule` gets the number of updates
+    already applied (0 first). `optimizer` must come from this module.
     """
-    def init(params):
-        state = optimizer.init(params)
-        hyperparams = getattr(state, "hyperparams", {})
-        if "learning_rate" not in hyperparams:
-            raise TypeError(
-                "an lr_schedule sets the optimizer's learning rate, but this optimizer "
-                "keeps none in its state: build it with trax_rl.optimizers (Adam, SGD, ...) "
-                "or optax.inject_hyperparams(...)(learning_rate=...), or pass the schedule "
-                "to it as its learning_rate instead")
-        if "learning_rate" in getattr(state, "hyperparams_states", {}):
-            raise ValueError(
-                "the optimizer already follows a learning-rate schedule; give the schedule "
-                "either to the optimizer (learning_rate=) or as lr_schedule, not both")
-        return state
-
-    def update(updates, state, params=None):
-        rate = state.hyperparams["learning_rate"]
-        hyperparams = {**state.hyperparams,
-                       "learning_rate": jnp.asarray(schedule(state.count), rate.dtype)}
-        return optimizer.update(updates, state._replace(hyperparams=hyperparams), params)
-
-    return optax.GradientTransformation(init, update)
+    if getattr(optimizer, "build", None) is None:
+        raise TypeError(
+            f"an lr_schedule replaces the optimizer's learning rate, which only the "
+            f"optimizers of trax_rl.optimizers (Adam, SGD, ...) can do; got "
+            f"{type(optimizer).__name__}: give the schedule to it as its learning rate "
+            f"instead")
+    if callable(optimizer.learning_rate):
+        raise ValueError(
+            "the optimizer already follows a learning-rate schedule; give the schedule "
+            "either to the optimizer (learning_rate=) or as lr_schedule, not both")
+    return _built(optimizer.build, schedule)
 
 
 # ------------------------------------------------------------- optimizers ---
@@ -133,7 +134,7 @@ def with_schedule(optimizer, schedule):
 def SGD(learning_rate=0.0001):  # noqa: N802 -- Trax's class names.
     """Plain SGD: `w -= lr * g` (Trax's `SGD`, no weight decay)."""
     _check_learning_rate(learning_rate)
-    return _injected(optax.sgd, learning_rate)
+    return _built(optax.sgd, learning_rate)
 
 
 def Momentum(learning_rate=0.01, mass=0.9, weight_decay_rate=1e-5,  # noqa: N802
@@ -151,7 +152,7 @@ def Momentum(learning_rate=0.01, mass=0.9, weight_decay_rate=1e-5,  # noqa: N802
                            optax.scale_by_learning_rate(learning_rate))
         return _finish(core, weight_decay_rate)
 
-    return _injected(build, learning_rate)
+    return _built(build, learning_rate)
 
 
 def Adam(learning_rate=0.0001, weight_decay_rate=1e-5, b1=0.9, b2=0.999,  # noqa: N802
@@ -167,7 +168,7 @@ def Adam(learning_rate=0.0001, weight_decay_rate=1e-5, b1=0.9, b2=0.999,  # noqa
     _check_nonnegative("eps", eps)
     _check_nonnegative("weight_decay_rate", weight_decay_rate)
     _check_clip(clip_grad_norm)
-    return _injected(lambda learning_rate: _finish(
+    return _built(lambda learning_rate: _finish(
         optax.adam(learning_rate, b1=b1, b2=b2, eps=eps), weight_decay_rate, clip_grad_norm),
         learning_rate)
 
@@ -183,7 +184,7 @@ def RMSProp(learning_rate=0.001, gamma=0.9, eps=1e-8,  # noqa: N802
     _check_range("gamma", gamma, 0.0, 1.0)
     _check_nonnegative("eps", eps)
     _check_clip(clip_grad_norm)
-    return _injected(lambda learning_rate: _finish(
+    return _built(lambda learning_rate: _finish(
         optax.rmsprop(learning_rate, decay=gamma, eps=eps, initial_scale=1.0,
                       eps_in_sqrt=False), clip_grad_norm=clip_grad_norm), learning_rate)
 
@@ -206,7 +207,7 @@ def Adafactor(learning_rate=0.05, factored=True,  # noqa: N802
     _check_nonnegative("epsilon1", epsilon1)
     if do_clipping:
         _check_range("clipping_threshold", clipping_threshold, 1.0, math.inf)
-    return _injected(lambda learning_rate: optax.adafactor(
+    return _built(lambda learning_rate: optax.adafactor(
         learning_rate,
         min_dim_size_to_factor=min_dim_size_to_factor,
         decay_rate=decay_rate,
