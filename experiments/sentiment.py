@@ -59,8 +59,11 @@ class Args(text_common.TextArgs):
     n_heads: int = 4
     """The transformer's attention heads (they must divide --d_model)."""
     n_warmup_steps: int = 0
-    """Steps of linear warmup to --learning_rate, then Trax's reciprocal-sqrt decay;
-    0 keeps the learning rate constant (the seed's setting)."""
+    """Steps of linear warmup to --learning_rate, then --lr_decay; 0 keeps the learning
+    rate constant (the seed's setting)."""
+    lr_decay: str = "rsqrt"
+    """After the warmup: rsqrt (Trax's reciprocal-square-root decay) or cosine (to 0 at
+    --n_steps, which a resumed run must then keep)."""
     baselines: bool = True
     """Also score a majority-class and a bag-of-words logistic-regression baseline."""
 
@@ -89,6 +92,18 @@ def sentiment_model(name, vocab_size, mode="train", max_len=2048, dropout=0.1,  
                                             dropout=dropout, mode=mode),
                          tl.LogSoftmax())  # The encoder returns logits.
     raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
+
+
+def learning_rate_schedule(args):
+    """`--n_warmup_steps` of warmup to `--learning_rate`, then `--lr_decay`; or None."""
+    from trax_rl import optimizers
+
+    if not args.n_warmup_steps:
+        return None
+    if args.lr_decay == "cosine":
+        return optimizers.warmup_cosine(0.0, args.learning_rate, args.n_warmup_steps,
+                                        max(args.n_steps, args.n_warmup_steps))
+    return optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate)
 
 
 def data_pipeline(vocab_file, max_length=2048, seed=0, truncate=False):
@@ -200,6 +215,8 @@ def run(args):
     if args.model not in MODELS:
         raise text_common.UsageError(f"--model must be one of {', '.join(MODELS)}, got "
                                      f"{args.model!r}")
+    if args.lr_decay not in ("rsqrt", "cosine"):
+        raise text_common.UsageError(f"--lr_decay must be rsqrt or cosine, got {args.lr_decay!r}")
     if args.n_warmup_steps < 0:
         raise text_common.UsageError(f"--n_warmup_steps must be >= 0, got {args.n_warmup_steps}")
     if not 0.0 <= args.weight_decay_rate < 1.0:
@@ -220,6 +237,8 @@ def run(args):
                                    lambda: _texts_and_labels(data_dir, train=True)[0])
     # The vocabulary's hash: a resumed run must tokenize as the saved one did.
     config = {**dataclasses.asdict(args), "vocab_sha256": _sha256(vocab)}
+    if args.n_warmup_steps and args.lr_decay == "cosine":
+        config["lr_decay_steps"] = args.n_steps  # --n_steps sets the schedule.
     output_dir = text_common.prepare_run(args, f"sentiment_{args.model}", config)
     loop, eval_batches_stream = train(args, data_dir, vocab, output_dir, config)
     return finish(args, loop, eval_batches_stream, data_dir, vocab, output_dir)
@@ -237,8 +256,7 @@ def train(args, data_dir, vocab, output_dir, config):
                             data_dir=data_dir)()
     pipeline = data_pipeline(vocab, args.max_length, seed=args.seed,
                              truncate=args.model == "transformer")
-    schedule = (optimizers.warmup_and_rsqrt_decay(args.n_warmup_steps, args.learning_rate)
-                if args.n_warmup_steps else None)  # When given, it is the learning rate.
+    schedule = learning_rate_schedule(args)  # When given, it is the learning rate.
     train_task = training.TrainTask(
         labeled_data=pipeline(train_stream), loss_layer=tl.WeightedCategoryCrossEntropy(),
         optimizer=optimizers.Adam(args.learning_rate, args.weight_decay_rate),

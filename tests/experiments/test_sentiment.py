@@ -64,6 +64,9 @@ def test_bad_flags_and_mismatched_runs_exit_2(tmp_path, tiny_imdb, capsys):
     assert "--model must be one of bow, lstm, transformer, got 'cnn'" in capsys.readouterr().err
     for flags, message in [(["--n_warmup_steps=-1"], "--n_warmup_steps must be >= 0, got -1"),
                            (["--dropout=1"], "--dropout must be in [0, 1), got 1.0"),
+                           (["--lr_decay=step"], "--lr_decay must be rsqrt or cosine, got 'step'"),
+                           (["--weight_decay_rate=1"],
+                            "--weight_decay_rate must be in [0, 1), got 1.0"),
                            (["--d_model=10", "--n_heads=4"],
                             "--d_model=10 must be divisible by --n_heads=4")]:
         with pytest.raises(SystemExit) as e:
@@ -83,6 +86,32 @@ def test_bad_flags_and_mismatched_runs_exit_2(tmp_path, tiny_imdb, capsys):
     with pytest.raises(SystemExit) as e:
         sentiment.text_common.main(sentiment.run, sentiment.Args, _argv(tmp_path, tiny_imdb))
     assert "holds an earlier run: pass --resume" in capsys.readouterr().err
+
+
+def test_learning_rate_schedules():
+    assert sentiment.learning_rate_schedule(sentiment.Args()) is None  # The seed's constant.
+    rsqrt = sentiment.learning_rate_schedule(sentiment.Args(n_warmup_steps=4,
+                                                            learning_rate=0.1))
+    cosine = sentiment.learning_rate_schedule(sentiment.Args(
+        n_warmup_steps=4, learning_rate=0.1, lr_decay="cosine", n_steps=12))
+    # Updates already applied -> rate: both reach the peak after the warmup.
+    np.testing.assert_allclose([float(rsqrt(c)) for c in (0, 3, 15)],
+                               [0.025, 0.1, 0.1 * (4 / 16) ** 0.5], rtol=1e-6)
+    np.testing.assert_allclose([float(cosine(c)) for c in (0, 4, 8, 12)],
+                               [0.0, 0.1, 0.05, 0.0], atol=1e-7)
+
+
+def test_cosine_decay_ties_the_run_to_its_n_steps(tmp_path, tiny_imdb, capsys):
+    argv = _argv(tmp_path, tiny_imdb, "--no_baselines", "--n_steps=2", "--n_warmup_steps=1",
+                 "--lr_decay=cosine")
+    sentiment.text_common.main(sentiment.run, sentiment.Args, argv)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        sentiment.text_common.main(sentiment.run, sentiment.Args,
+                                   argv + ["--n_steps=3", "--resume"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "lr_decay_steps=2 (now 3)" in err and err.count("\n") == 1
 
 
 def test_missing_package_says_how_to_install(tmp_path, monkeypatch, capsys):
