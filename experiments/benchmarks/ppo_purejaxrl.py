@@ -198,12 +198,13 @@ def machine():
             f"{os.getloadavg()[0]:.2f}")
 
 
-def write_results(text):
+def write_results(text, section=SECTION):
+    """Replaces `section` of RESULTS.md with `text` (or appends it)."""
     with open(RESULTS, encoding="utf-8") as f:
         current = f.read()
-    start = current.find(SECTION)
+    start = current.find(section)
     if start >= 0:
-        end = current.find("\n## ", start + len(SECTION))
+        end = current.find("\n## ", start + len(section))
         current = current[:start] + current[end + 1:] if end >= 0 else current[:start]
     with open(RESULTS, "w", encoding="utf-8") as f:
         f.write(current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
