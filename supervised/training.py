@@ -82,7 +82,8 @@ class TrainTask:
     Args:
       labeled_data: iterator of batches `(inputs..., targets[, weights])` of numpy arrays.
       loss_layer: layer mapping `(model_output, targets[, weights])` to a scalar.
-      optimizer: an optax `GradientTransformation` (e.g. `trax_rl.optimizers.Adam(0.01)`).
+      optimizer: an optax `GradientTransformation` (e.g. `trax_rl.optimizers.Adam(0.01)`;
+        with an `lr_schedule`, one of `trax_rl.optimizers`).
       lr_schedule: optional schedule, as in Trax: when given, it is the optimizer's
         learning rate at every step, replacing the rate the optimizer was built with
         (`trax_rl.optimizers.with_schedule`). Like every `trax_rl.optimizers` schedule

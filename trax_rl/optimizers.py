@@ -29,9 +29,9 @@ import optax
 
 __all__ = [
     "Adafactor",
-    "Optimizer",
     "Adam",
     "Momentum",
+    "Optimizer",
     "RMSProp",
     "SGD",
     "constant",
