@@ -45,7 +45,7 @@ NUM_STEPS, TOTAL_TIMESTEPS = 128, 500_000
 
 # The driver's common tail: compile, then two timed calls; prints one JSON line.
 # (A `str.format` template like the drivers it ends: braces are doubled.)
-_TIMING = """
+TIMING = """
 import time
 keys = jax.random.split(jax.random.PRNGKey(30), SEEDS)
 fn = jax.vmap(train) if SEEDS > 1 else (lambda k: train(k[0]))
@@ -81,7 +81,7 @@ def final_return(out):
     key = [k for k in metrics if k.endswith("episode_return")][0]
     # Updates in which no episode ended log NaN.
     return float(np.nanmean(np.asarray(metrics[key])[..., -10:]))
-""" + _TIMING
+""" + TIMING
 
 PEER = """
 import json, sys, types
@@ -113,7 +113,7 @@ def final_return(out):
     tail = slice(-10, None)
     return float((returns[..., tail, :, :] * done[..., tail, :, :]).sum()
                  / max(done[..., tail, :, :].sum(), 1))
-""" + _TIMING
+""" + TIMING
 
 
 def total_timesteps(num_envs):
@@ -124,13 +124,17 @@ def total_timesteps(num_envs):
 def run_one(python, template, purejaxrl_dir, num_envs, seeds):
     code = template.format(seeds=seeds, num_envs=num_envs, num_steps=NUM_STEPS,
                            total=total_timesteps(num_envs), purejaxrl_dir=purejaxrl_dir)
-    proc = subprocess.run([python, "-c", code], cwd=REPO_ROOT, capture_output=True,
+    return run_driver(python, code, f"envs={num_envs}, seeds={seeds}")
+
+
+def run_driver(python, code, what, env=None):
+    """Runs a driver (a program ending in `TIMING`) in a fresh process; its RESULT dict."""
+    proc = subprocess.run([python, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=1800, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"contender failed (envs={num_envs}, seeds={seeds}):\n"
-                       f"{proc.stderr[-3000:]}")
+    raise RuntimeError(f"contender failed ({what}):\n{proc.stderr[-3000:]}")
 
 
 def measure(args, cases):
