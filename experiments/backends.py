@@ -82,24 +82,27 @@ def jax_backend(algo, config, args, env, env_params):
         key, eval_env, env_params, policy, training.acting_params(learner, state),
         args.eval_episodes), args.num_seeds)
     keys, eval_keys = place_seeds(keys), place_seeds(eval_keys)
-    state = jax.tree.map(lambda s, k=keys: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                                                 sharding=k.sharding),
-                         jax.eval_shape(init, keys))
+
+    def jit(fn, options=None):
+        return jax.jit(fn, out_shardings=keys.sharding, compiler_options=options)
+
+    init = jit(init, RUNS_ONCE).trace(keys)  # Traced once: its output shapes type the rest.
+    state = init.out_info
     # Training waits for init and the chunk only: evaluation compiles while it runs.
     init, run_chunk, run_eval = compile_in_background(
-        keys.sharding, (init, (keys,), RUNS_ONCE), (run_chunk, (state,), {}),
-        (run_eval, (eval_keys, state), {}))
+        init.lower, lambda: jit(run_chunk).lower(state),
+        last=lambda: jit(run_eval).lower(eval_keys, state))
     return Backend(
         init=lambda: init.result()(keys), run_chunk=lambda state: run_chunk.result()(state),
         evaluate=lambda state: np.asarray(run_eval.result()(eval_keys, state)),
         chunk=chunk, num_updates=trainer.num_updates)
 
 
-# XLA:CPU's classic emitters compile faster and run slower than its default fusion
-# emitters (experiments/benchmarks/xla_emitters.py): the right trade for init, which runs
-# once. For the flagship it took 0.4 s off a cold start (7.7 -> 7.3 s, three interleaved
-# rounds); the update chunks and evaluation, whose run time counts, keep the default.
-RUNS_ONCE = {"xla_cpu_use_fusion_emitters": False}
+# XLA:CPU's classic emitters without LLVM's optimizations compile init, which runs once,
+# in a third of the CPU time of XLA's defaults (0.5 s against 1.3 s for the flagship's;
+# it then runs in 1.2 ms instead of 0.8). The update chunks and evaluation, whose run
+# time counts, keep the defaults (experiments/benchmarks/xla_emitters.py).
+RUNS_ONCE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 def place_seeds(array):
@@ -116,24 +119,25 @@ def place_seeds(array):
         mesh, jax.sharding.PartitionSpec("seeds")))
 
 
-def compile_in_background(sharding, *fns_and_args):
-    """Starts AOT-compiling each `(fn, example_args, compiler_options)` with `jax.jit`,
-    each in a thread of its own; returns a future of each compiled program.
+def compile_in_background(*lowerings, last):
+    """Compiles programs in background threads; returns a future of each, in order.
 
-    Every output leaf leads with the seed axis and is laid out with `sharding`.
-
-    XLA compiles without the GIL, so the run's three programs (init, a chunk of
-    updates, evaluation) compile side by side instead of one after another, and a
-    program needed last (evaluation) keeps compiling while the first ones run.
+    Each of `lowerings` and `last` is a function returning a `jax.stages.Lowered`.
+    XLA compiles without the GIL but with all cores, so the first programs compile
+    side by side, while `last` (what the run needs last: evaluation) is traced at once
+    and compiled only after them: it takes no CPU from the programs training waits
+    for, and compiles while they run.
     """
     import concurrent.futures
 
-    def compile_one(fn, example, options):
-        return jax.jit(fn, out_shardings=sharding, compiler_options=options).lower(
-            *example).compile()
+    def compile_last(first):
+        lowered = last()
+        concurrent.futures.wait(first)
+        return lowered.compile()
 
-    pool = concurrent.futures.ThreadPoolExecutor(len(fns_and_args))
-    futures = [pool.submit(compile_one, *item) for item in fns_and_args]
+    pool = concurrent.futures.ThreadPoolExecutor(len(lowerings) + 1)
+    futures = [pool.submit(lambda lower=lower: lower().compile()) for lower in lowerings]
+    futures.append(pool.submit(compile_last, list(futures)))
     pool.shutdown(wait=False)  # The threads end with their compiles.
     return futures
 
