@@ -13,7 +13,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 from jax import numpy as jnp
-import optax
 
 from trax_rl import optimizers
 from trax_rl.agents import networks
@@ -114,10 +113,8 @@ def make_optimizer(config, steps_per_update, learning_rate=None):
     if config.anneal_lr:
         learning_rate = optimizers.linear(
             learning_rate, 0.0, config.num_updates * steps_per_update)
-    # On one flat vector of all the network's parameters rather than leaf by leaf: a
-    # dozen small arrays cost XLA a dozen fused loops per step to compile and to run.
-    return optax.flatten(optimizers.Adam(learning_rate, weight_decay_rate=0.0, eps=1e-5,
-                                         clip_grad_norm=config.max_grad_norm))
+    return optimizers.Adam(learning_rate, weight_decay_rate=0.0, eps=1e-5,
+                           clip_grad_norm=config.max_grad_norm)
 
 
 def make_trainer(learner, config, env, env_params):
