@@ -7,6 +7,7 @@ per-env tuned values below.
 import dataclasses
 
 from experiments import common
+from trax_rl import runs
 from trax_rl.agents import a2c
 
 TUNED = {
@@ -23,3 +24,4 @@ class Args(common.ExperimentArgs, a2c.A2CConfig):
 
 if __name__ == "__main__":
     common.main(a2c, Args, TUNED)
+    runs.exit_now()

@@ -7,6 +7,7 @@ per-env tuned values below.
 import dataclasses
 
 from experiments import common
+from trax_rl import runs
 from trax_rl.agents import awr
 
 TUNED = {}
@@ -19,3 +20,4 @@ class Args(common.ExperimentArgs, awr.AWRConfig):
 
 if __name__ == "__main__":
     common.main(awr, Args, TUNED)
+    runs.exit_now()

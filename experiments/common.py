@@ -8,6 +8,7 @@ An experiment script is a config class and one call:
 
     if __name__ == "__main__":
         common.main(ppo, Args, TUNED)
+        runs.exit_now()  # trax_rl.runs
 
 `main` parses `--flag=value` flags (field docstrings are the `--help`), applies the
 per-env tuned defaults, trains in jitted chunks (the whole run is `num_chunks`

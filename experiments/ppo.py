@@ -7,6 +7,7 @@ values below where an env needs them.
 import dataclasses
 
 from experiments import common
+from trax_rl import runs
 from trax_rl.agents import ppo
 
 TUNED = {
@@ -51,3 +52,4 @@ class Args(common.ExperimentArgs, ppo.PPOConfig):
 
 if __name__ == "__main__":
     common.main(ppo, Args, TUNED)
+    runs.exit_now()

@@ -7,6 +7,7 @@ per-env tuned values below.
 import dataclasses
 
 from experiments import common
+from trax_rl import runs
 from trax_rl.agents import reinforce
 
 TUNED = {}
@@ -19,3 +20,4 @@ class Args(common.ExperimentArgs, reinforce.ReinforceConfig):
 
 if __name__ == "__main__":
     common.main(reinforce, Args, TUNED)
+    runs.exit_now()

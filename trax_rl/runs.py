@@ -18,11 +18,13 @@ experiments and the supervised `Loop`:
   programs (a warm start reads them from disk instead of compiling).
 - `progress_bar`, `files_line` (the "files went to ..." line), and `Watchdog`, which turns
   a hang into a one-line error and a non-zero exit instead of a silent stall.
+- `exit_now()`: how a script that has finished its work ends its process.
 
 Errors about the folder or the flags are `RunError` (a `ValueError`): one line naming the
 bad value and the way out, for the caller to print.
 """
 
+import atexit
 import faulthandler
 import json
 import os
@@ -239,3 +241,17 @@ class Watchdog:
               flush=True)
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         os._exit(self.EXIT_CODE)  # The main thread is stuck: a normal exit would wait on it.
+
+
+def exit_now(code=0):
+    """Ends a script's process once its work is done, skipping the interpreter's teardown.
+
+    The `atexit` handlers run (W&B, logging and thread pools finish as usual) and stdout
+    and stderr are flushed; what is skipped is Python freeing every module and XLA's
+    objects one by one, which after a flagship run takes 0.25 s, 6% of a warm run.
+    For `if __name__ == "__main__":` blocks only: a library caller keeps its process.
+    """
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -126,3 +126,19 @@ def test_truncate_jsonl_is_atomic(tmp_path, monkeypatch):
         runs.truncate_jsonl(path, 3)
     assert open(path).read() == before
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_exit_now_runs_atexit_handlers_flushes_output_and_keeps_the_exit_code(tmp_path):
+    marker = tmp_path / "atexit_ran"
+    script = (f"import atexit, sys\n"
+              f"from trax_rl import runs\n"
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))\n"
+              f"sys.stdout.write('no newline, still buffered')\n"
+              f"sys.stderr.write('to stderr')\n"
+              f"runs.exit_now(4)\n"
+              f"print('never printed')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 4
+    assert result.stdout == "no newline, still buffered" and result.stderr == "to stderr"
+    assert marker.read_text() == "yes"
