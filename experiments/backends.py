@@ -5,6 +5,8 @@ and `evaluate(state) -> returns [num_seeds, episodes]`; `common.run` drives eith
 same way (progress, logging, checkpoints).
 """
 
+import functools
+
 import jax
 import numpy as np
 
@@ -86,15 +88,16 @@ def jax_backend(algo, config, args, env, env_params):
     def jit(fn, options=None):
         return jax.jit(fn, out_shardings=keys.sharding, compiler_options=options)
 
-    init = jit(init, RUNS_ONCE).trace(keys)  # Traced once: its output shapes type the rest.
-    state = init.out_info
+    traced_init = jit(init, RUNS_ONCE).trace(keys)  # Once: its output shapes type the rest.
+    state = traced_init.out_info
     # Training waits for init and the chunk only: evaluation compiles while it runs.
-    init, run_chunk, run_eval = compile_in_background(
-        init.lower, lambda: jit(run_chunk).lower(state),
-        last=lambda: jit(run_eval).lower(eval_keys, state))
+    compiled_chunk, compiled_init, compiled_eval = compile_in_background(
+        functools.partial(jit(run_chunk).lower, state), traced_init.lower,
+        last=functools.partial(jit(run_eval).lower, eval_keys, state))
     return Backend(
-        init=lambda: init.result()(keys), run_chunk=lambda state: run_chunk.result()(state),
-        evaluate=lambda state: np.asarray(run_eval.result()(eval_keys, state)),
+        init=lambda: compiled_init.result()(keys),
+        run_chunk=lambda state: compiled_chunk.result()(state),
+        evaluate=lambda state: np.asarray(compiled_eval.result()(eval_keys, state)),
         chunk=chunk, num_updates=trainer.num_updates)
 
 
@@ -120,25 +123,28 @@ def place_seeds(array):
 
 
 def compile_in_background(*lowerings, last):
-    """Compiles programs in background threads; returns a future of each, in order.
+    """Lowers and compiles programs off the main thread; returns a future of each, in order.
 
     Each of `lowerings` and `last` is a function returning a `jax.stages.Lowered`.
-    XLA compiles without the GIL but with all cores, so the first programs compile
-    side by side, while `last` (what the run needs last: evaluation) is traced at once
-    and compiled only after them: it takes no CPU from the programs training waits
-    for, and compiles while they run.
+    Tracing holds the GIL, so one thread lowers them one after another in the order
+    given (the longest compile first); each then compiles in a thread of its own (XLA
+    compiles without the GIL, on every core). `last`, what the run needs last
+    (evaluation), compiles once the others have: it takes no CPU from the programs
+    training waits for, and gets ready while they run.
     """
     import concurrent.futures
 
-    def compile_last(first):
-        lowered = last()
-        concurrent.futures.wait(first)
-        return lowered.compile()
+    tracer = concurrent.futures.ThreadPoolExecutor(1)  # Runs the lowerings in order.
+    compiler = concurrent.futures.ThreadPoolExecutor(len(lowerings) + 1)
 
-    pool = concurrent.futures.ThreadPoolExecutor(len(lowerings) + 1)
-    futures = [pool.submit(lambda lower=lower: lower().compile()) for lower in lowerings]
-    futures.append(pool.submit(compile_last, list(futures)))
-    pool.shutdown(wait=False)  # The threads end with their compiles.
+    def compile_lowered(lowered, after=()):
+        concurrent.futures.wait(after)
+        return lowered.result().compile()
+
+    futures = [compiler.submit(compile_lowered, tracer.submit(lower)) for lower in lowerings]
+    futures.append(compiler.submit(compile_lowered, tracer.submit(last), list(futures)))
+    tracer.shutdown(wait=False)  # The threads end with their work.
+    compiler.shutdown(wait=False)
     return futures
 
 
