@@ -251,7 +251,7 @@ def exit_now(code=0):
     objects one by one, which after a flagship run takes 0.25 s, 6% of a warm run.
     For `if __name__ == "__main__":` blocks only: a library caller keeps its process.
     """
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # CPython's own exit path; no public name runs the handlers.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
