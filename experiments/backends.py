@@ -72,32 +72,31 @@ def jax_backend(algo, config, args, env, env_params):
     learner = make_learner(algo, config, args.torso, env.action_space(env_params),
                            env.observation_space(env_params))
     trainer = training.make_trainer(learner, config, env, env_params)
-    # Seeds seed, seed + 1, ...: a run of --num_seeds=N repeats N single-seed runs.
-    keys = jax.vmap(jax.random.PRNGKey)(np.arange(args.seed, args.seed + args.num_seeds))
-    eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    # Seeds seed, seed + 1, ...: a run of --num_seeds=N repeats N single-seed runs. The
+    # programs make their keys from them (no eager PRNG calls to compile or load first).
+    seeds = place_seeds(np.arange(args.seed, args.seed + args.num_seeds, dtype=np.int32))
     chunk = chunk_size(trainer.num_updates)
     eval_env = wrappers.vectorize(env, args.eval_episodes)
-    init = over_seeds(trainer.init, args.num_seeds)
+    init = over_seeds(lambda seed: trainer.init(jax.random.PRNGKey(seed)), args.num_seeds)
     run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
     policy = normalization.acting_policy(learner.policy, config.clip_obs)  # Frozen stats.
-    run_eval = over_seeds(lambda key, state: rollout.evaluate(
-        key, eval_env, env_params, policy, training.acting_params(learner, state),
-        args.eval_episodes), args.num_seeds)
-    keys, eval_keys = place_seeds(keys), place_seeds(eval_keys)
+    run_eval = over_seeds(lambda seed, state: rollout.evaluate(
+        jax.random.fold_in(jax.random.PRNGKey(seed), 1), eval_env, env_params, policy,
+        training.acting_params(learner, state), args.eval_episodes), args.num_seeds)
 
     def jit(fn, options=None):
-        return jax.jit(fn, out_shardings=keys.sharding, compiler_options=options)
+        return jax.jit(fn, out_shardings=seeds.sharding, compiler_options=options)
 
-    traced_init = jit(init, RUNS_ONCE).trace(keys)  # Once: its output shapes type the rest.
+    traced_init = jit(init, RUNS_ONCE).trace(seeds)  # Once: its output shapes type the rest.
     state = traced_init.out_info
     # Training waits for init and the chunk only: evaluation compiles while it runs.
     compiled_chunk, compiled_init, compiled_eval = compile_in_background(
         functools.partial(jit(run_chunk).lower, state), traced_init.lower,
-        last=functools.partial(jit(run_eval).lower, eval_keys, state))
+        last=functools.partial(jit(run_eval).lower, seeds, state))
     return Backend(
-        init=lambda: compiled_init.result()(keys),
+        init=lambda: compiled_init.result()(seeds),
         run_chunk=lambda state: compiled_chunk.result()(state),
-        evaluate=lambda state: np.asarray(compiled_eval.result()(eval_keys, state)),
+        evaluate=lambda state: np.asarray(compiled_eval.result()(seeds, state)),
         chunk=chunk, num_updates=trainer.num_updates)
 
 

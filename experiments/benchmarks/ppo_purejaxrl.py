@@ -16,8 +16,9 @@ and critic, orthogonal init), threefry keys. Each measurement is a fresh process
    faster of the two (the first also pays for allocating buffers).
 
 Contenders alternate within each round (ours, peer, ours, peer, ...); the table takes
-the median over `--repeats` rounds. Ratios are ours / peer: < 1 means ours is faster.
-Env steps/s is total env steps of the whole training (all seeds) / train s, so it
+the median over `--repeats` rounds. A driver that crashes or runs past `--timeout` is
+reported and left out, and the invocation goes on: a cell no round filled reads "no
+result". Ratios are ours / peer: < 1 means ours is faster. Env steps/s is total env steps of the whole training (all seeds) / train s, so it
 counts rollouts and updates, not env stepping alone.
 
 PureJaxRL is not on PyPI: it is a benchmark-only peer run from a clone in its own venv
@@ -121,20 +122,31 @@ def total_timesteps(num_envs):
     return max(TOTAL_TIMESTEPS, 10 * num_envs * NUM_STEPS)
 
 
-def run_one(python, template, purejaxrl_dir, num_envs, seeds):
+def run_one(python, template, purejaxrl_dir, num_envs, seeds, timeout):
     code = template.format(seeds=seeds, num_envs=num_envs, num_steps=NUM_STEPS,
                            total=total_timesteps(num_envs), purejaxrl_dir=purejaxrl_dir)
-    return run_driver(python, code, f"envs={num_envs}, seeds={seeds}")
+    return run_driver(python, code, f"envs={num_envs}, seeds={seeds}", timeout=timeout)
 
 
-def run_driver(python, code, what, env=None):
+class ContenderFailed(RuntimeError):
+    """A driver that crashed, printed no RESULT, or ran past its timeout."""
+
+    def __init__(self, what, reason):
+        super().__init__(f"contender failed ({what}): {reason}")
+        self.reason = reason
+
+
+def run_driver(python, code, what, env=None, timeout=1800):
     """Runs a driver (a program ending in `TIMING`) in a fresh process; its RESULT dict."""
-    proc = subprocess.run([python, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=1800, check=False)
+    try:
+        proc = subprocess.run([python, "-c", code], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ContenderFailed(what, f"no result after {timeout:.0f} s") from None
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"contender failed ({what}):\n{proc.stderr[-3000:]}")
+    raise ContenderFailed(what, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}")
 
 
 def measure(args, cases):
@@ -144,16 +156,32 @@ def measure(args, cases):
         for num_envs, seeds in cases:
             for name, python, template in (("ours", sys.executable, OURS),
                                            ("purejaxrl", args.peer_python, PEER)):
-                r = run_one(python, template, args.purejaxrl_dir, num_envs, seeds)
-                results.setdefault((num_envs, seeds, name), []).append(r)
-                print(f"round {round_ + 1}: envs={num_envs:5d} seeds={seeds} {name:9s} "
-                      f"compile {r['compile_s']:6.2f} s  train {r['train_s']:6.2f} s  "
+                runs = results.setdefault((num_envs, seeds, name), [])
+                head = f"round {round_ + 1}: envs={num_envs:5d} seeds={seeds} {name:9s}"
+                try:
+                    r = run_one(python, template, args.purejaxrl_dir, num_envs, seeds,
+                                args.timeout)
+                except ContenderFailed as e:  # Reported in the table; the run goes on.
+                    print(f"{head} {e}", flush=True)
+                    continue
+                runs.append(r)
+                print(f"{head} compile {r['compile_s']:6.2f} s  train {r['train_s']:6.2f} s  "
                       f"return {r['final_return']:6.1f}", flush=True)
     return results
 
 
 def median(results, key, field):
-    return statistics.median(r[field] for r in results[key])
+    """The median over the rounds that gave a result; None when none did."""
+    values = [r[field] for r in results[key]]
+    return statistics.median(values) if values else None
+
+
+def _cell(value, fmt):
+    return "no result" if value is None else fmt.format(value)
+
+
+def _ratio(ours, peer):
+    return "-" if ours is None or peer is None else f"{ours / peer:.2f}x"
 
 
 def table(results, cases):
@@ -166,12 +194,14 @@ def table(results, cases):
         c_o, c_p = median(results, ours, "compile_s"), median(results, peer, "compile_s")
         t_o, t_p = median(results, ours, "train_s"), median(results, peer, "train_s")
         steps = total_timesteps(num_envs) // (num_envs * NUM_STEPS) * num_envs * NUM_STEPS
+        rate = [None if t is None else steps * seeds / t / 1e6 for t in (t_o, t_p)]
         rows.append(
-            f"| {num_envs} | {seeds} | {steps * seeds:,} | {c_o:.2f} | {c_p:.2f} | "
-            f"{c_o / c_p:.2f}x | {t_o:.2f} | {t_p:.2f} | {t_o / t_p:.2f}x | "
-            f"{steps * seeds / t_o / 1e6:.2f}M | {steps * seeds / t_p / 1e6:.2f}M | "
-            f"{median(results, ours, 'final_return'):.0f} | "
-            f"{median(results, peer, 'final_return'):.0f} |")
+            f"| {num_envs} | {seeds} | {steps * seeds:,} | {_cell(c_o, '{:.2f}')} | "
+            f"{_cell(c_p, '{:.2f}')} | {_ratio(c_o, c_p)} | {_cell(t_o, '{:.2f}')} | "
+            f"{_cell(t_p, '{:.2f}')} | {_ratio(t_o, t_p)} | {_cell(rate[0], '{:.2f}M')} | "
+            f"{_cell(rate[1], '{:.2f}M')} | "
+            f"{_cell(median(results, ours, 'final_return'), '{:.0f}')} | "
+            f"{_cell(median(results, peer, 'final_return'), '{:.0f}')} |")
     return "\n".join(rows)
 
 
@@ -230,6 +260,9 @@ def main(argv=None):
                         help="extra one-seed rows for the throughput table, e.g. "
                              "4,16,64,256,1024,4096")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds a driver may run; one that runs past it (PureJaxRL's "
+                             "64-env, 8-seed program has hung) shows as 'no result'")
     parser.add_argument("--write", action="store_true", help=f"write to {RESULTS}")
     args = parser.parse_args(argv)
     if not os.path.exists(os.path.join(args.purejaxrl_dir, "ppo.py")):
