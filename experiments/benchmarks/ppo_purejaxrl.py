@@ -18,8 +18,9 @@ and critic, orthogonal init), threefry keys. Each measurement is a fresh process
 Contenders alternate within each round (ours, peer, ours, peer, ...); the table takes
 the median over `--repeats` rounds. A driver that crashes or runs past `--timeout` is
 reported and left out, and the invocation goes on: a cell no round filled reads "no
-result". Ratios are ours / peer: < 1 means ours is faster. Env steps/s is total env steps of the whole training (all seeds) / train s, so it
-counts rollouts and updates, not env stepping alone.
+result". Ratios are ours / peer: < 1 means ours is faster. Env steps/s is total env
+steps of the whole training (all seeds) / train s, so it counts rollouts and updates,
+not env stepping alone.
 
 PureJaxRL is not on PyPI: it is a benchmark-only peer run from a clone in its own venv
 (flax, distrax, gymnax), so none of its code or pins enter this project. The peer venv:
