@@ -22,6 +22,7 @@ that stops making progress for --hang_timeout seconds exits with code 3.
 
 import concurrent.futures
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -307,14 +308,17 @@ def run(algo, args):
         writer = writers.create_writer(
             output_dir, console=False, wandb=args.wandb, wandb_project=args.wandb_project,
             config=config_dict, purge_step=progress.env_steps + 1 if args.resume else None)
+        # matplotlib's import (0.3 s) runs beside training, which leaves the GIL free while
+        # XLA runs (started only now: it would slow the tracing); the curve is drawn after.
+        plotter = concurrent.futures.ThreadPoolExecutor(1)
+        plotter.submit(importlib.import_module, "matplotlib.figure")
         try:
             state = _train(backend, state, progress, args, writer, watchdog,
                            lambda state: checkpoint.save(ckpt_path, state,
                                                          metadata=progress.metadata(config_dict)))
-            # Drawn while the device evaluates (which frees the GIL), not while tracing.
-            plot = concurrent.futures.ThreadPoolExecutor(1).submit(
-                _plot, progress, os.path.join(output_dir, "learning_curve.png"), algo.NAME,
-                args.env)
+            plot = plotter.submit(_plot, progress, os.path.join(output_dir, "learning_curve.png"),
+                                  algo.NAME, args.env)
+            plotter.shutdown(wait=False)
             watchdog.kick("evaluating")
             returns = backend.evaluate(state)  # [num_seeds, eval_episodes]
             summary = _summarize(algo, args, returns, progress)
