@@ -1,6 +1,7 @@
 """The host side of every agent experiment: flags, output files, progress, evaluation.
 
-An experiment script is a config class and one call:
+An experiment script is a config class and a `main` call (then the process ends without
+Python's slow teardown; see `trax_rl.runs.exit_now`):
 
     @dataclasses.dataclass(frozen=True)
     class Args(common.ExperimentArgs, ppo.PPOConfig):
@@ -8,7 +9,7 @@ An experiment script is a config class and one call:
 
     if __name__ == "__main__":
         common.main(ppo, Args, TUNED)
-        runs.exit_now()  # trax_rl.runs
+        runs.exit_now()
 
 `main` parses `--flag=value` flags (field docstrings are the `--help`), applies the
 per-env tuned defaults, trains in jitted chunks (the whole run is `num_chunks`
