@@ -24,7 +24,6 @@ that stops making progress for --hang_timeout seconds exits with code 3.
 import concurrent.futures
 import dataclasses
 import importlib
-import json
 import os
 import sys
 import time

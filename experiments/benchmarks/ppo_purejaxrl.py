@@ -132,22 +132,19 @@ def run_one(python, template, purejaxrl_dir, num_envs, seeds, timeout):
 class ContenderFailed(RuntimeError):
     """A driver that crashed, printed no RESULT, or ran past its timeout."""
 
-    def __init__(self, what, reason):
-        super().__init__(f"contender failed ({what}): {reason}")
-        self.reason = reason
-
 
 def run_driver(python, code, what, env=None, timeout=1800):
     """Runs a driver (a program ending in `TIMING`) in a fresh process; its RESULT dict."""
+    failed = f"contender failed ({what})"
     try:
         proc = subprocess.run([python, "-c", code], cwd=REPO_ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise ContenderFailed(what, f"no result after {timeout:.0f} s") from None
+        raise ContenderFailed(f"{failed}: no result after {timeout:.0f} s") from None
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise ContenderFailed(what, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}")
+    raise ContenderFailed(f"{failed}: exit {proc.returncode}:\n{proc.stderr[-3000:]}")
 
 
 def measure(args, cases):
