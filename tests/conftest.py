@@ -19,7 +19,7 @@ elemental emitters instead of its newer fusion emitters
 (`--xla_cpu_use_fusion_emitters=false` in `XLA_FLAGS`, read when the backend starts, so
 it is set here, before any test runs a computation). The tests' programs compile faster
 and run slower (a PPO probe: 1.84 s instead of 2.93 s to compile, 0.71 s instead of 0.43 s
-to run; experiments/benchmarks/xla_emitters.py), and the fast suite took 2 min 35 s
+to run; experiments/benchmarks/xla_options.py), and the fast suite took 2 min 35 s
 instead of 4 min 18 s. Tests that start scripts with flags of their own append them to
 this `XLA_FLAGS`.
 """
