@@ -37,6 +37,8 @@ SETTINGS = {
     "classic": "--xla_cpu_use_fusion_emitters=false",
     # Schedules instructions for peak memory instead of for concurrency (the default).
     "memory_scheduler": "--xla_cpu_scheduler_type=CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED",
+    # Copy insertion asks which while-loop buffers really need a copy, region by region.
+    "region_copies": "--xla_cpu_copy_insertion_use_region_analysis=true",
 }
 
 # The fast tests' probe run, timed as the PureJaxRL comparison times its programs.
