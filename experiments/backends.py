@@ -111,8 +111,8 @@ RUNS_ONCE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_lev
 # than the settings above; benchmarks/RESULTS.md), except that XLA:CPU's copy insertion
 # uses its region analysis to find which while-loop buffers need a copy. Our programs are
 # loops in loops (updates, epochs, minibatches, env steps), and fewer copies of their
-# carried state leave results bit-identical and the flagship's program 16% faster (1.77 ->
-# 1.48 s), the other tuned PPO programs within 2% (benchmarks/xla_options.py).
+# carried state leave results bit-identical and the flagship's program 19% faster (1.78 ->
+# 1.44 s), the other tuned PPO programs within 3% (benchmarks/xla_options.py).
 RUNS_LONG = {"xla_cpu_copy_insertion_use_region_analysis": True}
 
 
