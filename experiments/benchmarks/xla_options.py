@@ -18,7 +18,8 @@ Programs:
   `ppo_purejaxrl.OURS`).
 - an env id of `experiments/ppo.py`'s `TUNED` (CartPole-v1, Acrobot-v1, ...): the script's
   PPO for that env, init and `UPDATES[env]` updates as one program (CartPole-v1: its whole
-  run), compiled with XLA's defaults as the scripts compile their update chunks.
+  run). The scripts compile their update chunks with XLA's defaults plus what the
+  `region_copies` setting adds (`experiments/backends.py`, `RUNS_LONG`).
 """
 
 import argparse
