@@ -114,13 +114,19 @@ def use_compilation_cache(path):
     """Points JAX's persistent compilation cache at `path` ('' leaves JAX as it is).
 
     Every program that took over 0.1 s to compile is kept, whatever its size: the
-    scripts' chunk and step programs compile in about a second each.
+    scripts' chunk and step programs compile in about a second each. JAX opens its cache
+    once per process, at the first compile after a folder is set, so moving to another
+    folder (a second run in the same process) reopens it.
     """
     if not path:
         return
     import jax  # Here, so that the folder rules above work without JAX.
+    from jax.experimental.compilation_cache import compilation_cache
 
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
+    path = os.path.expanduser(path)
+    if jax.config.jax_compilation_cache_dir != path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        compilation_cache.reset_cache()
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 

@@ -142,3 +142,25 @@ def test_exit_now_runs_atexit_handlers_flushes_output_and_keeps_the_exit_code(tm
     assert result.returncode == 4
     assert result.stdout == "no newline, still buffered" and result.stderr == "to stderr"
     assert marker.read_text() == "yes"
+
+
+def test_a_second_compilation_cache_folder_takes_effect_in_the_same_process(tmp_path):
+    """JAX opens its cache once per process: a run after another one (`common.main`
+    called twice) must still write to the folder it was given."""
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")
+    before = {name: getattr(jax.config, name) for name in names}
+    try:
+        for scale, folder in enumerate(("first", "second"), start=2):
+            runs.use_compilation_cache(str(tmp_path / folder))
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.jit(lambda x: x * float(scale)).lower(1.0).compile()  # A new program each.
+            assert os.path.isdir(tmp_path / folder) and os.listdir(tmp_path / folder), folder
+    finally:  # The next compile reopens the session's cache (tests/conftest.py).
+        for name, value in before.items():
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()
+

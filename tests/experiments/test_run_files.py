@@ -23,18 +23,14 @@ from trax_rl.agents import ppo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--env=CartPole-v1", "--total_timesteps=2048", "--num_envs=4", "--num_steps=32",
-        "--eval_episodes=3", "--progress=False", "--checkpoint_every=0"]
+        "--eval_episodes=3", "--progress=False", "--checkpoint_every=0",
+        "--compilation_cache="]  # Leaves JAX on the session's cache (tests/conftest.py).
 UPDATES, BATCH = 16, 128
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return f"--compilation_cache={tmp_path_factory.mktemp('cache')}"
-
-
-def _run(out, cache, *extra):
+def _run(out, *extra):
     return common.main(ppo, ppo_script.Args, ppo_script.TUNED,
-                       argv=TINY + [cache, f"--output_dir={out}", *extra])
+                       argv=TINY + [f"--output_dir={out}", *extra])
 
 
 def _steps_jsonl(out):
@@ -50,9 +46,9 @@ def _steps_tensorboard(out, tag="charts/env_steps"):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, cache):
+def uninterrupted(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("full") / "run")
-    _run(out, cache)
+    _run(out)
     return out
 
 
@@ -79,18 +75,18 @@ def _crash_on_save(monkeypatch, at_call, mode):
 @pytest.mark.parametrize("at_call, mode", [(1, "before"), (3, "before"), (7, "torn"),
                                            (5, "after"), (16, "before")])
 def test_kill_anywhere_then_resume_matches_the_uninterrupted_run(
-        tmp_path, monkeypatch, cache, uninterrupted, at_call, mode):
+        tmp_path, monkeypatch, uninterrupted, at_call, mode):
     out = str(tmp_path / "run")
     real_save = _crash_on_save(monkeypatch, at_call, mode)
     with pytest.raises(KeyboardInterrupt):
-        _run(out, cache)
+        _run(out)
     monkeypatch.setattr(checkpoint, "save", real_save)
     if at_call == 1 and mode == "before":  # Killed before any checkpoint: start again.
         with pytest.raises(SystemExit):  # The folder holds a run: no silent overwrite.
-            _run(out, cache)
-        summary = _run(out, cache, "--overwrite")
+            _run(out)
+        summary = _run(out, "--overwrite")
     else:
-        summary = _run(out, cache, "--resume", "--eval_episodes=2", "--progress=True")
+        summary = _run(out, "--resume", "--eval_episodes=2", "--progress=True")
 
     a, meta_a = checkpoint.load_arrays(os.path.join(uninterrupted, "checkpoint.ckpt"))
     b, meta_b = checkpoint.load_arrays(os.path.join(out, "checkpoint.ckpt"))
@@ -105,22 +101,22 @@ def test_kill_anywhere_then_resume_matches_the_uninterrupted_run(
     assert summary["wall_seconds"] >= meta_b["elapsed_seconds"] > 0
 
 
-def test_resume_accepts_flags_that_do_not_change_the_computation(tmp_path, cache):
+def test_resume_accepts_flags_that_do_not_change_the_computation(tmp_path):
     out = str(tmp_path / "run")
-    _run(out, cache)
+    _run(out)
     moved = str(tmp_path / "moved")
     os.rename(out, moved)
-    summary = _run(moved, cache, "--resume", "--eval_episodes=5",
+    summary = _run(moved, "--resume", "--eval_episodes=5",
                    "--hang_timeout=60", "--progress=True")
     assert summary["eval_episodes"] == 5
     with pytest.raises(SystemExit) as exit_info:
-        _run(moved, cache, "--resume", "--learning_rate=0.1")
+        _run(moved, "--resume", "--learning_rate=0.1")
     assert exit_info.value.code == 2
 
 
-def test_resume_from_a_corrupt_checkpoint_is_one_line_and_writes_nothing(tmp_path, cache):
+def test_resume_from_a_corrupt_checkpoint_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "run"
-    _run(str(out), cache)
+    _run(str(out))
     with open(out / "checkpoint.ckpt", "r+b") as f:
         f.seek(100)
         f.write(b"\x00" * 64)
@@ -152,7 +148,7 @@ def test_diverging_run_stops_naming_the_update_and_exits_1(tmp_path):
                    if np.issubdtype(v.dtype, np.floating))
 
 
-def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, cache):
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     """Params turned to NaN in the 4th chunk: the guard stops the run at update 4."""
     real_backend = backends.jax_backend
 
@@ -173,7 +169,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, cache)
     monkeypatch.setattr(backends, "jax_backend", poisoned)
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
-        _run(str(out), cache, "--num_seeds=2", "--seed=3")
+        _run(str(out), "--num_seeds=2", "--seed=3")
     assert exit_info.value.code == 1
     arrays, meta = checkpoint.load_arrays(str(out / "checkpoint.ckpt"))
     assert meta["updates"] == 3
