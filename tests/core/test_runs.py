@@ -163,4 +163,3 @@ def test_a_second_compilation_cache_folder_takes_effect_in_the_same_process(tmp_
         for name, value in before.items():
             jax.config.update(name, value)
         compilation_cache.reset_cache()
-
