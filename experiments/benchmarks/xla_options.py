@@ -1,6 +1,6 @@
 """XLA:CPU compile options on our training programs: compile and run time, per setting.
 
-    python -m experiments.benchmarks.xla_options [--settings=classic,memory_scheduler]
+    python -m experiments.benchmarks.xla_options [--settings=classic,region_copies]
         [--programs=probe,purejaxrl,CartPole-v1,...] [--repeats=3] [--write]
 
 Each setting adds its flag to `XLA_FLAGS` (`default` adds none) and is compared with
@@ -25,7 +25,6 @@ Programs:
 import argparse
 import datetime
 import os
-import statistics
 import sys
 
 from experiments.benchmarks import ppo_purejaxrl
@@ -102,10 +101,8 @@ def program(name):
 
 
 def run_one(code, setting):
-    flags = os.environ.get("XLA_FLAGS", "")
-    for flag in SETTINGS.values():
-        flags = flags.replace(flag, "") if flag else flags
-    flags = f"{flags} {SETTINGS[setting]}".strip()
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if f not in SETTINGS.values()]
+    flags = " ".join([*flags, SETTINGS[setting]]).strip()
     env = {**os.environ, "XLA_FLAGS": flags, "JAX_COMPILATION_CACHE_DIR": ""}
     env.pop("JAX_DISABLE_MOST_OPTIMIZATIONS", None)
     return ppo_purejaxrl.run_driver(sys.executable, code, f"setting={setting}", env)
@@ -121,7 +118,7 @@ def parse_list(text, allowed, flag):
 
 def table(results, programs, settings):
     def med(name, setting, field):
-        return statistics.median(r[field] for r in results[(name, setting)])
+        return ppo_purejaxrl.median(results, (name, setting), field)
 
     head = ["program", "compile s default", "run s default"]
     for s in settings:
@@ -139,7 +136,7 @@ def table(results, programs, settings):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", default="classic,memory_scheduler",
+    parser.add_argument("--settings", default=",".join(list(SETTINGS)[1:]),
                         help=f"compared with default: {', '.join(list(SETTINGS)[1:])}")
     parser.add_argument("--programs", default=",".join(PROGRAMS), help=", ".join(PROGRAMS))
     parser.add_argument("--repeats", type=int, default=3)
