@@ -11,9 +11,11 @@ from trax_rl import runs
 from trax_rl.agents import ppo
 
 TUNED = {
-    # rl-baselines3-zoo's tuned PPO for CartPole-v1: solves it in 1e5 steps.
-    "CartPole-v1": dict(total_timesteps=100_000, num_envs=8, num_steps=32, update_epochs=20,
-                        num_minibatches=1, learning_rate=1e-3, gamma=0.98, gae_lambda=0.8,
+    # rl-baselines3-zoo's tuned PPO for CartPole-v1 (solves it in 1e5 steps) with half its
+    # 20 epochs at 3x its learning rate: half the gradient steps, as robust (seeds 0-31 and
+    # 200-231: 63/64 solved against the zoo's 60/64; experiments/README.md).
+    "CartPole-v1": dict(total_timesteps=100_000, num_envs=8, num_steps=32, update_epochs=10,
+                        num_minibatches=1, learning_rate=3e-3, gamma=0.98, gae_lambda=0.8,
                         ent_coef=0.0),
     "Acrobot-v1": dict(total_timesteps=500_000, num_envs=8, num_steps=128),
     # With --torso=lstm: the partially observed CartPole (no velocities).

@@ -2,14 +2,14 @@
 
     python -m experiments.benchmarks.ppo_update_floor [--repeats 3]
 
-The flagship (`python -m experiments.ppo --env=CartPole-v1`, rl-zoo's tuned config)
-takes 390 updates x 20 epochs = 7,800 Adam steps on batches of 256. Two programs,
+The flagship (`python -m experiments.ppo --env=CartPole-v1`, its tuned config) takes
+390 updates x 10 epochs = 3,900 Adam steps on batches of 256. Two programs,
 each compiled once and then timed (best of `--repeats` calls, blocking on the result):
 
 1. ours: the whole run as one program, `jax.jit(ppo.make_train(config, ...))`, with the
    flagship's config and PRNG (rbg): rollouts, GAE, the PPO loss with clipping, value
    clipping, entropy, advantage normalization, the NaN/inf guard and the metrics.
-2. floor: the same 7,800 steps of a minimal actor-critic written here in plain JAX and
+2. floor: the same 3,900 steps of a minimal actor-critic written here in plain JAX and
    optax (separate 64-64 tanh actor and critic, a policy-gradient + squared-error loss,
    global-norm clipping 0.5, Adam) on one fixed batch: no environment, no rollout, no
    PPO terms. No PPO at these hyperparameters can train faster than this on the machine.
