@@ -102,9 +102,10 @@ def episode_metrics(transitions):
 def evaluate(key, env, env_params, policy, params, num_episodes, deterministic=True):
     """Returns `[num_episodes]`: one episode in each of `num_episodes` envs.
 
-    `env` must be vectorized with `num_episodes` envs; runs the time limit's number of
-    steps (`env_params.max_steps_in_episode`, so it always ends) and counts each env's
-    first episode only. Actions are the distribution's mode, or samples when
+    `env` must be vectorized with `num_episodes` envs (`resets=False` spares it the
+    resets this never uses); runs the time limit's number of steps
+    (`env_params.max_steps_in_episode`, so it always ends) and counts each env's first
+    episode only. Actions are the distribution's mode, or samples when
     `deterministic=False`.
     """
     reset_key, step_key = jax.random.split(key)

@@ -72,15 +72,23 @@ class VectorizedEnv(Wrapper):
     the distribution is exactly the per-env one, but a step pays for
     `reset_budget` resets instead of `num_envs` (resets are mostly PRNG work, which
     dominates cheap dynamics like CartPole's). Wrapped envs are vmapped whole.
+
+    With `resets=False` (for evaluations, which count each env's first episode only), a
+    plain env draws no fresh episodes: one that ended goes on from its last state, with
+    its time and return starting again from 0. The first episodes are the same as with
+    resets, step keys included, and the program has no reset to compile or run. A
+    wrapped env's own step still resets.
     """
 
-    def __init__(self, env: Environment, num_envs: int, reset_budget: int | None = None):
+    def __init__(self, env: Environment, num_envs: int, reset_budget: int | None = None,
+                 resets: bool = True):
         super().__init__(env)
         if int(num_envs) <= 0:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
         self._num_envs = int(num_envs)
         budget = max(1, self._num_envs // 8) if reset_budget is None else int(reset_budget)
         self.reset_budget = min(max(budget, 1), self._num_envs)
+        self.resets = bool(resets)
         # Wrappers override `step`; only the base's step splits into the pieces used here.
         self._batched_reset = type(env).step is Environment.step
 
@@ -115,6 +123,8 @@ class VectorizedEnv(Wrapper):
         transition = jax.vmap(self.env.step_env, in_axes=(0, 0, 0, None))(
             step_keys, state.env_state, action, params
         )
+        if not self.resets:
+            return auto_reset(state, transition, transition[:2], params)
         if self.reset_budget >= self.num_envs:
             reset = jax.vmap(self.env.reset_env, in_axes=(0, None))(reset_keys, params)
         else:
@@ -138,17 +148,20 @@ class VectorizedEnv(Wrapper):
         )
 
     def __repr__(self) -> str:
-        return f"vectorize({self.env!r}, {self.num_envs})"
+        resets = "" if self.resets else ", resets=False"
+        return f"vectorize({self.env!r}, {self.num_envs}{resets})"
 
 
-def vectorize(env: Environment, num_envs: int, reset_budget: int | None = None) -> VectorizedEnv:
+def vectorize(env: Environment, num_envs: int, reset_budget: int | None = None,
+              resets: bool = True) -> VectorizedEnv:
     """The same contract over `num_envs` envs: obs `[num_envs, ...]`, actions `[num_envs, ...]`.
 
     `reset` and `step` take one key and split it per env. `reset_budget` (default
     `num_envs // 8`) is how many fresh episodes a step draws before falling back to
     one per env; see `VectorizedEnv`. Raise it for envs whose episodes are very short.
+    `resets=False`: no fresh episodes after the first ones (see `VectorizedEnv`).
     """
-    return VectorizedEnv(env, num_envs, reset_budget)
+    return VectorizedEnv(env, num_envs, reset_budget, resets)
 
 
 class NormalizeObsState(NamedTuple):

@@ -76,7 +76,7 @@ def jax_backend(algo, config, args, env, env_params):
     # programs make their keys from them (no eager PRNG calls to compile or load first).
     seeds = place_seeds(np.arange(args.seed, args.seed + args.num_seeds, dtype=np.int32))
     chunk = chunk_size(trainer.num_updates)
-    eval_env = wrappers.vectorize(env, args.eval_episodes)
+    eval_env = wrappers.vectorize(env, args.eval_episodes, resets=False)  # First episodes only.
     init = over_seeds(lambda seed: trainer.init(jax.random.PRNGKey(seed)), args.num_seeds)
     run_chunk = over_seeds(lambda s: training.run_updates(trainer, s, chunk), args.num_seeds)
     policy = normalization.acting_policy(learner.policy, config.clip_obs)  # Frozen stats.

@@ -150,6 +150,29 @@ def test_probes():
     np.testing.assert_allclose(reward, -(obs**2))
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+def test_vectorized_without_resets_keeps_the_first_episodes_and_draws_no_new_ones(env_id):
+    env, params = envs.make(env_id, max_steps_in_episode=40)
+    space = env.action_space(params)
+    policy = lambda k, o: jax.vmap(space.sample)(jax.random.split(k, 64))  # noqa: E731
+    runs = [jax.jit(lambda k, v=v: _rollout(v, params, 60, k, policy)[1])(jax.random.key(3))
+            for v in (envs.vectorize(env, 64), envs.vectorize(env, 64, resets=False))]
+    (obs, reward, term, trunc, info), (obs_n, reward_n, term_n, trunc_n, info_n) = runs
+    done = np.asarray(term | trunc)
+    first = np.cumsum(np.cumsum(done, axis=0), axis=0) <= 1  # Up to each env's first end.
+    assert done.any(axis=0).all() and not first.all()
+    for a, b in [(reward, reward_n), (term, term_n), (trunc, trunc_n),
+                 (info["episode_return"], info_n["episode_return"]),
+                 (info["final_obs"], info_n["final_obs"])]:
+        np.testing.assert_array_equal(np.asarray(a)[first], np.asarray(b)[first])
+    # Where an episode ends, the next obs is a fresh episode's, or without resets the
+    # last one's final obs, from which that env goes on (time and return from 0).
+    ended = done[:, :, None] & np.ones(np.shape(obs), bool)
+    np.testing.assert_array_equal(np.asarray(obs_n)[ended], np.asarray(info_n["final_obs"])[ended])
+    assert not np.array_equal(np.asarray(obs)[ended], np.asarray(info["final_obs"])[ended])
+    assert repr(envs.vectorize(env, 64, resets=False)).endswith(", 64, resets=False)")
+
+
 def test_vectorized_reset_budget_gives_independent_fresh_episodes():
     env, params = envs.make("CartPole-v1", max_steps_in_episode=3)
     for budget in (2, 64):  # 2: overflow, one draw per env; 64: within budget
