@@ -17,17 +17,24 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from trax_rl.envs import spaces
 from trax_rl.envs.environment import Environment
 
 # Direction d moves the ball by (DX[d], DY[d]): up-left, up-right, down-right, down-left.
-DX = jnp.array([-1, 1, 1, -1])
-DY = jnp.array([-1, -1, 1, 1])
-FLIP_X = jnp.array([1, 0, 3, 2])      # off a side wall
-FLIP_Y = jnp.array([3, 2, 1, 0])      # off the ceiling, a brick, or the paddle's middle
-PADDLE_EDGE = jnp.array([2, 3, 0, 1])  # off the paddle's corner: straight back
-PADDLE_MOVE = jnp.array([0, -1, 1])    # minimal actions: no-op, left, right
+# NumPy tables (read with `_at`): a jnp array made at import compiles and runs a program.
+DX = np.array([-1, 1, 1, -1], np.int32)
+DY = np.array([-1, -1, 1, 1], np.int32)
+FLIP_X = np.array([1, 0, 3, 2], np.int32)      # off a side wall
+FLIP_Y = np.array([3, 2, 1, 0], np.int32)      # off the ceiling, a brick, or the paddle's middle
+PADDLE_EDGE = np.array([2, 3, 0, 1], np.int32)  # off the paddle's corner: straight back
+PADDLE_MOVE = np.array([0, -1, 1], np.int32)    # minimal actions: no-op, left, right
+
+
+def _at(table, index):
+    """`table[index]` for a traced `index`."""
+    return jnp.asarray(table)[index]
 
 
 class BreakoutParams(NamedTuple):
@@ -55,11 +62,12 @@ def _bricks():
 
 def move(state, action):
     """One `Env.act` of minatar: `(state, minimal action) -> (state, reward, terminal)`."""
-    pos = jnp.clip(state.pos + PADDLE_MOVE[action], 0, 9)
-    new_x, new_y = state.ball_x + DX[state.ball_dir], state.ball_y + DY[state.ball_dir]
+    pos = jnp.clip(state.pos + _at(PADDLE_MOVE, action), 0, 9)
+    new_x = state.ball_x + _at(DX, state.ball_dir)
+    new_y = state.ball_y + _at(DY, state.ball_dir)
     wall = (new_x < 0) | (new_x > 9)
     new_x = jnp.clip(new_x, 0, 9)
-    ball_dir = jnp.where(wall, FLIP_X[state.ball_dir], state.ball_dir)
+    ball_dir = jnp.where(wall, _at(FLIP_X, state.ball_dir), state.ball_dir)
     ceiling = new_y < 0
     brick = ~ceiling & state.brick_map[jnp.clip(new_y, 0, 9), new_x]
     bottom = ~ceiling & ~brick & (new_y == 9)
@@ -70,8 +78,8 @@ def move(state, action):
     brick_map = jnp.where(bottom & ~brick_map.any(), _bricks(), brick_map)
     middle = bottom & (state.ball_x == pos)
     edge = bottom & ~middle & (new_x == pos)
-    ball_dir = jnp.where(ceiling | breaks | middle, FLIP_Y[ball_dir],
-                         jnp.where(edge, PADDLE_EDGE[ball_dir], ball_dir))
+    ball_dir = jnp.where(ceiling | breaks | middle, _at(FLIP_Y, ball_dir),
+                         jnp.where(edge, _at(PADDLE_EDGE, ball_dir), ball_dir))
     new_y = jnp.where(ceiling, 0, jnp.where(breaks | middle | edge, state.ball_y, new_y))
     state = state._replace(ball_x=new_x, ball_y=new_y, ball_dir=ball_dir, pos=pos,
                            brick_map=brick_map, strike=brick, last_x=state.ball_x,
