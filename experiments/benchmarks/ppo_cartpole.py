@@ -1,7 +1,7 @@
 """Whole-process wall time of PPO on CartPole-v1: ours vs Stable-Baselines3 vs CleanRL.
 
     python -m experiments.benchmarks.ppo_cartpole [--peer_python=/work/benchvenv/bin/python]
-        [--repeats=1] [--skip=sb3,cleanrl]
+        [--repeats=1] [--skip=sb3,cleanrl] [--write]
 
 Every contender is one fresh Python process timed from here (`time.perf_counter()`
 around `subprocess.run`), so interpreter start-up, imports, compilation, training and
@@ -23,10 +23,12 @@ rounds when `--repeats` > 1; the wall column is the median over rounds.
 
 Peers run in their own interpreter (`--peer_python`) so their pins stay out of ours;
 RESULTS.md says how that venv was built. Ratios are their wall / our wall: > 1 means
-ours is faster.
+ours is faster. `--write` puts the table, with the date, machine, versions and load
+average, in RESULTS.md's section "PPO CartPole-v1, whole process: the latest run".
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -38,7 +40,10 @@ import tempfile
 import time
 from typing import Callable, NamedTuple
 
+from experiments.benchmarks import ppo_purejaxrl
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SECTION = "## PPO CartPole-v1, whole process: the latest run"
 PEERS = ("sb3", "cleanrl")
 TARGETS = {"ours cold": 5.0, "ours warm": 2.5}  # Seconds, from the speed issue (#13).
 SOLVED = 475.0  # CartPole-v1's reward_threshold in Gymnasium's registry.
@@ -187,28 +192,31 @@ def _fmt_wall(walls: list) -> str:
     return f"{statistics.median(walls):.2f} ({min(walls):.2f}–{max(walls):.2f})"
 
 
-def report(contenders: list, results: dict) -> None:
-    """Prints the markdown table and the issue's targets."""
+def report(contenders: list, results: dict) -> str:
+    """The markdown table and the issue's targets."""
     median = {c.name: statistics.median(results[c.name]["walls"]) for c in contenders}
     cold, warm = median["ours cold"], median["ours warm"]
-    print("| contender | wall s | return | ÷ ours cold | ÷ ours warm |")
-    print("|---|---:|---|---:|---:|")
+    lines = ["| contender | wall s | return | ÷ ours cold | ÷ ours warm |",
+             "|---|---:|---|---:|---:|"]
     for c in contenders:
         rets = [r for r in results[c.name]["returns"] if r is not None]
         ret = f"{statistics.fmean(rets):.1f} ({c.return_kind})" if rets else "failed"
-        print(f"| {c.name} | {_fmt_wall(results[c.name]['walls'])} | {ret} | "
-              f"{median[c.name] / cold:.2f}x | {median[c.name] / warm:.2f}x |")
-    print("\nIssue's figures on its 2-core CPU (not measured here), ÷ ours cold / warm:")
+        lines.append(f"| {c.name} | {_fmt_wall(results[c.name]['walls'])} | {ret} | "
+                     f"{median[c.name] / cold:.2f}x | {median[c.name] / warm:.2f}x |")
+    lines += ["", "Issue's figures on its 2-core CPU (not measured here), ÷ ours cold / warm:"]
     for name, seconds in ISSUE_FIGURES.items():
-        print(f"- {name}: {seconds:.0f} s, {seconds / cold:.2f}x / {seconds / warm:.2f}x")
+        lines.append(f"- {name}: {seconds:.0f} s, {seconds / cold:.2f}x / "
+                     f"{seconds / warm:.2f}x")
+    lines.append("")
     peers = [median[c.name] for c in contenders if not c.name.startswith("ours")]
     for name, limit in TARGETS.items():
         rets = [r for r in results[name]["returns"] if r is not None]
         solved = bool(rets) and min(rets) >= SOLVED
         met = solved and median[name] <= limit and all(p > median[name] for p in peers)
-        print(f"target {name}: solved (eval >= {SOLVED:.0f}) in <= {limit:.1f} s and faster "
-              f"than every peer run: {'met' if met else 'NOT met'} ({median[name]:.2f} s, "
-              f"{'solved' if solved else 'not solved'})")
+        lines.append(f"- target {name}: solved (eval >= {SOLVED:.0f}) in <= {limit:.1f} s and "
+                     f"faster than every peer run: {'met' if met else 'NOT met'} "
+                     f"({median[name]:.2f} s, {'solved' if solved else 'not solved'})")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
@@ -220,13 +228,17 @@ def main(argv=None) -> None:
                         + ",".join(PEERS))
     parser.add_argument("--timeout", type=float, default=1200.0,
                         help="seconds before one process is killed")
+    parser.add_argument("--write", action="store_true",
+                        help=f"write the table to {ppo_purejaxrl.RESULTS}")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         raise SystemExit("error: --repeats must be >= 1")
 
     versions = _peer_versions(args.peer_python)
     contenders = _contenders(args, versions)
-    print(f"# {machine_line(versions)}", flush=True)
+    header = (f"{machine_line(versions)}; load average before the run "
+              f"{os.getloadavg()[0]:.2f}")
+    print(f"# {header}", flush=True)
     results = {c.name: {"walls": [], "returns": []} for c in contenders}
     for round_ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="ppo_cartpole_bench_") as work:
@@ -236,7 +248,15 @@ def main(argv=None) -> None:
                 results[c.name]["returns"].append(ret)
                 print(f"# round {round_ + 1}/{args.repeats} {c.name}: {wall:.1f} s, "
                       f"return {ret}", flush=True)
-    report(contenders, results)
+    text = report(contenders, results)
+    print(text)
+    if args.write:
+        flags = " ".join(sys.argv[1:] if argv is None else argv)
+        ppo_purejaxrl.write_results("\n".join([
+            SECTION, "",
+            f"`python -m experiments.benchmarks.ppo_cartpole {flags}` (see its docstring): "
+            f"medians (and ranges) over {args.repeats} round(s).", "",
+            f"Date: {datetime.date.today()}. Machine: {header}.", "", text]), SECTION)
 
 
 if __name__ == "__main__":
