@@ -39,6 +39,28 @@ def test_weights_only_from_a_full_file(tmp_path):
     np.testing.assert_array_equal(other.weights[2][0], model.weights[2][0])
 
 
+def test_weights_only_into_a_fresh_stateful_model_starts_from_its_initial_state(tmp_path):
+    sig = shapes.ShapeDtype((4, 3), np.float32)
+    model = tl.Serial(tl.Dense(5), tl.BatchNorm(axis=(0,)), tl.Dense(2))
+    model.init(sig, rng=jax.random.PRNGKey(1))
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    _, model.state = model.pure_fn(x, model.weights, model.state)  # Moves the statistics ...
+    path = str(tmp_path / "model.ckpt")
+    model.save_to_file(path, weights_only=True)  # ... which this file leaves out.
+    fresh = tl.Serial(tl.Dense(5), tl.BatchNorm(axis=(0,)), tl.Dense(2))
+    fresh.init_from_file(path, weights_only=True, input_signature=sig)
+    initial = tl.Serial(tl.Dense(5), tl.BatchNorm(axis=(0,)), tl.Dense(2))
+    initial.init(sig)
+    for a, b in zip(jax.tree.leaves(fresh.weights), jax.tree.leaves(model.weights)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(jax.tree.leaves(model.state)[0], jax.tree.leaves(initial.state)[0])
+    for a, b in zip(jax.tree.leaves(fresh.state), jax.tree.leaves(initial.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(checkpoint.CheckpointError, match="weights only"):
+        tl.Serial(tl.Dense(5), tl.BatchNorm(axis=(0,)), tl.Dense(2)).init_from_file(
+            path, input_signature=sig)
+
+
 def test_file_for_another_model_names_the_mismatch(tmp_path):
     model = _model()
     model.init(shapes.ShapeDtype((2, 5), np.int32))
