@@ -31,7 +31,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -146,17 +145,12 @@ def run_once(contender: Contender, work: str, timeout: float) -> tuple[float, fl
 
 
 def machine_line(peer_versions: dict) -> str:
+    """The machine and load (`ppo_purejaxrl.machine`), then ours' and the peers' versions."""
     import importlib.metadata as m
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = re.search(r"model name\s*:\s*(.+)", f.read()).group(1).strip()
-    except (OSError, AttributeError):
-        pass
     peers = ", ".join(f"{k} {v}" for k, v in peer_versions.items() if v != "-")
-    return (f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; ours: jax "
-            f"{m.version('jax')}, gymnasium {m.version('gymnasium')}; peers: {peers or 'none'}")
+    return (f"{ppo_purejaxrl.machine()}; ours: jax {m.version('jax')}, gymnasium "
+            f"{m.version('gymnasium')}; peers: {peers or 'none'}")
 
 
 def _peer_versions(peer_python: str) -> dict:
@@ -236,8 +230,7 @@ def main(argv=None) -> None:
 
     versions = _peer_versions(args.peer_python)
     contenders = _contenders(args, versions)
-    header = (f"{machine_line(versions)}; load average before the run "
-              f"{os.getloadavg()[0]:.2f}")
+    header = machine_line(versions)
     print(f"# {header}", flush=True)
     results = {c.name: {"walls": [], "returns": []} for c in contenders}
     for round_ in range(args.repeats):
